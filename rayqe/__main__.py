@@ -1,0 +1,3 @@
+from rayqe.cli import main
+
+main()

@@ -1,0 +1,189 @@
+"""Inference: a loaded DRL + enhancer pair that restores runs of frames, with tiling and termination.
+
+`Restorer` is what the pipeline's actors and `rayqe evaluate --method drl|baseline` use. It never sees the
+QP: the DRL estimates the level from the centre frame, the policy turns that into a stage count, and only
+those stages run. Large frames are processed in overlapping tiles (origins on the network's 8-pixel grid),
+and all three 4:2:0 planes are enhanced by the model (chroma rides along at half resolution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rayqe.errors import RayqeError
+from rayqe.methods.base import MethodOutput
+from rayqe.models.checkpoint import DEFAULT_WEIGHTS, load_checkpoint, load_state_strict
+from rayqe.models.drl import LEVEL_QPS, DRLEncoder, DRLOutput
+from rayqe.models.enhancer import Enhancer
+from rayqe.models.packing import PAD_MULTIPLE, pack_frames, unpack_frame, window_indices
+from rayqe.models.termination import Policy, make_policy
+from rayqe.video.frames import YuvFrame
+
+# Tiles of 512x512 full-res pixels keep peak activation memory around 100 MB on CPU; 64 px of overlap covers
+# most of the receptive field so seams are invisible (tests check tiled == whole within 1e-4 at tiny widths).
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 64
+
+
+@dataclass(frozen=True)
+class LevelEstimate:
+    level: float  # soft level index into LEVEL_QPS
+    qp_est: float  # regressed QP
+    stages: int  # stages the policy will run
+
+
+def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins in packed pixels, on the stages' stride grid (sizes are padded to that grid too)."""
+    if size <= tile:
+        return [0]
+    grid = PAD_MULTIPLE // 2  # packed pixels are half resolution
+    step = max((tile - 2 * overlap) // grid * grid, grid)
+    return sorted({*range(0, size - tile, step), size - tile})
+
+
+class Restorer:
+    def __init__(
+        self,
+        drl: DRLEncoder,
+        enhancer: Enhancer,
+        policy: Policy,
+        *,
+        name: str = "drl",
+        device: str = "cpu",
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+    ):
+        if not 0 <= 2 * overlap < tile:
+            raise RayqeError(f"tile overlap {overlap} must be less than half the tile size {tile}")
+        self.drl = drl.eval().to(device)
+        self.enhancer = enhancer.eval().to(device)
+        self.policy = policy
+        self.name = name
+        self.device = device
+        self.tile = tile
+        self.overlap = overlap
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.enhancer.stages)
+
+    @property
+    def radius(self) -> int:
+        return self.enhancer.config.radius
+
+    @classmethod
+    def load(
+        cls,
+        weights: Path | None = None,
+        *,
+        kind: str = "drl",
+        policy: str | None = None,
+        max_stages: int | None = None,
+        device: str = "cpu",
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
+    ) -> Restorer:
+        """Build from a checkpoint (None = the shipped weights of `kind`); `max_stages` loads only the
+        first N stages (light-pool actors), and the policy is capped to what is loaded."""
+        path = Path(weights) if weights is not None else DEFAULT_WEIGHTS[kind]
+        blob = load_checkpoint(path)
+        config = blob["config"]
+        if blob["enhancer"] is None:
+            raise RayqeError(f"{path}: holds only a pretrained DRL encoder, not an enhancer")
+        drl = DRLEncoder(config.drl)
+        load_state_strict(drl, blob["drl"], f"{path} (DRL)")
+        enhancer = Enhancer(config)
+        n = config.num_stages if max_stages is None else max_stages
+        if not 0 <= n <= config.num_stages:
+            raise RayqeError(f"max_stages {n} outside 0..{config.num_stages}")
+        enhancer.truncate(n)
+        load_state_strict(enhancer, blob["enhancer"], f"{path} (enhancer)", allow_missing_prefix="stages.")
+        default_policy = "level" if blob["termination"] is not None else "full"
+        pol = make_policy(policy or default_policy, n, blob["termination"])
+        return cls(drl, enhancer, pol, name=blob["kind"], device=device, tile=tile, overlap=overlap)
+
+    # ---- level estimate -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def estimate_level(self, frames: Sequence[YuvFrame]) -> LevelEstimate:
+        """Mean DRL level over the given frames (a chunk's sample), and the stages the policy picks."""
+        packed_t6hw = pack_frames(frames).to(self.device)
+        levels, qps = [], []
+        for i in range(packed_t6hw.shape[0]):
+            out = self._drl_tiled(packed_t6hw[i : i + 1])
+            levels.append(float(out.level()[0]))
+            qps.append(float(out.qp[0]))
+        level = sum(levels) / len(levels)
+        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level))
+
+    def _drl_tiled(self, x_16hw: torch.Tensor) -> DRLOutput:
+        """The level only needs a representative view: a centred crop of at most one tile."""
+        h, w = x_16hw.shape[-2:]
+        th, tw = min(h, self.tile // 2), min(w, self.tile // 2)
+        y0, x0 = (h - th) // 2 // 4 * 4, (w - tw) // 2 // 4 * 4
+        return self.drl(x_16hw[..., y0 : y0 + th, x0 : x0 + tw])
+
+    # ---- enhancement ----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def enhance(self, frames: Sequence[YuvFrame], stages: int | None = None) -> MethodOutput:
+        """Enhance every frame (windows of 2R+1; ends use the nearest frame). `stages` overrides the policy
+        (the pipeline decides per chunk); otherwise the policy decides per window from its centre frame."""
+        if not frames:
+            return MethodOutput([], [])
+        packed_t6hw = pack_frames(frames).to(self.device)
+        out_frames, used = [], []
+        for t in range(len(frames)):
+            window_1t6hw = packed_t6hw[window_indices(t, self.radius, len(frames))][None]
+            out_16hw, n = self._enhance_window(window_1t6hw, stages)
+            out_frames.append(unpack_frame(out_16hw[0].clamp(0, 1), frames[t]))
+            used.append(n)
+        return MethodOutput(out_frames, used)
+
+    def _enhance_window(self, window_1t6hw: torch.Tensor, stages: int | None) -> tuple[torch.Tensor, int]:
+        r = self.radius
+        if stages is None:
+            drl_full = self._drl_tiled(window_1t6hw[:, r])
+            stages = self.policy.stages(float(drl_full.level()[0]))
+        if stages == 0:
+            return window_1t6hw[:, r], 0
+        h, w = window_1t6hw.shape[-2:]
+        t, o = self.tile // 2, self.overlap // 2  # packed coordinates are half resolution
+        if h <= t and w <= t:
+            drl = self.drl(window_1t6hw[:, r])
+            return self.enhancer(window_1t6hw, drl, stages)[-1], stages
+        out_16hw = torch.empty_like(window_1t6hw[:, r])
+        ys, xs = _tile_starts(h, t, o), _tile_starts(w, t, o)
+        for y0 in ys:
+            for x0 in xs:
+                tile = window_1t6hw[..., y0 : y0 + t, x0 : x0 + t]
+                res = self.enhancer(tile, self.drl(tile[:, r]), stages)[-1]
+                # keep the tile's interior; edges of the frame keep the tile's edge
+                ty0 = 0 if y0 == 0 else o
+                tx0 = 0 if x0 == 0 else o
+                ty1 = res.shape[-2] if y0 + t >= h else res.shape[-2] - o
+                tx1 = res.shape[-1] if x0 + t >= w else res.shape[-1] - o
+                out_16hw[..., y0 + ty0 : y0 + ty1, x0 + tx0 : x0 + tx1] = res[..., ty0:ty1, tx0:tx1]
+        return out_16hw, stages
+
+
+class ModelMethod:
+    """`rayqe evaluate --method drl|baseline`: a Restorer behind the Method interface."""
+
+    def __init__(self, restorer: Restorer):
+        self.restorer = restorer
+        self.name = restorer.name
+
+    def process(self, frames: Sequence[YuvFrame]) -> MethodOutput:
+        return self.restorer.enhance(frames)
+
+
+def build_model_method(name: str, *, weights: Path | None = None, policy: str | None = None) -> ModelMethod:
+    if name not in ("drl", "baseline"):
+        raise RayqeError(f"unknown model method {name!r}")
+    return ModelMethod(Restorer.load(weights, kind=name, policy=policy))
+
+
+__all__ = ["LEVEL_QPS", "LevelEstimate", "ModelMethod", "Restorer", "build_model_method"]

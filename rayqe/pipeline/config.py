@@ -1,0 +1,154 @@
+"""What one `rayqe enhance` run does and with which resources: frozen dataclasses, defaults = a local run.
+
+Resources (actors per pool, CPUs/GPUs per actor, chunks per batch) live here and are applied in run.py
+where each step is called; the steps themselves know nothing of Ray. `None` pool sizes and GPU shares are
+resolved against the cluster in `resolve_pools` (one GPU per full-pool actor, a quarter GPU per light-pool
+actor when the cluster has GPUs; CPU actors otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rayqe.errors import RayqeError
+from rayqe.storage import StorageConfig
+
+# Chunks default to ~this many bytes of decoded 4:2:0 window, so one chunk ≈ one Ray block (Ray Data's
+# default target block is 128 MiB; half of it leaves room for the enhanced copy of the frames).
+TARGET_CHUNK_BYTES = 64 * 1024 * 1024
+MIN_CHUNK_FRAMES = 8  # below this, per-chunk overhead (seek, encoder start, actor call) dominates
+MAX_CHUNK_FRAMES = 240  # ~10 s at 24 fps: keeps a lost chunk cheap to redo and progress visible
+# Frames decoded per chunk to estimate its degradation level: the DRL averages them; three consecutive
+# frames cover one I/P pattern step without costing a meaningful share of the chunk's decode.
+CLASSIFY_FRAMES = 3
+# Stage counts at or below this go to the light pool. The shipped model has 4 stages; lightly compressed
+# chunks (QP ≲ 27) stop after 1-2 of them.
+LIGHT_MAX_STAGES = 2
+LIGHT_GPU_SHARE = 0.25  # light actors run ≤ half the stages on small windows: four share one GPU
+OUTPUT_CODECS = ("libx264", "libx265", "ffv1")
+OUTPUT_FORMATS = ("video", "parquet")
+DEFAULT_OUTPUT_CODEC = "libx264"
+DEFAULT_CRF = 16.0  # visually transparent for x264/x265, so the enhancement is not undone by re-encoding
+DEFAULT_PRESET = "fast"  # x264 'fast' ≈ 2x 'medium' speed for ~5 % more bits on this 2-core machine
+MAX_PIXELS = 8192 * 4320  # 8K: larger frames are refused before decoding (memory safety)
+MAX_FRAMES = 10_000_000  # ~4.6 days at 25 fps; a declared count above this is a corrupt header
+MAX_INPUT_BYTES = 200 * 1024**3
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """One actor pool: how many actors (None = auto), what each reserves, chunks per batch."""
+
+    min_actors: int = 1
+    max_actors: int | None = None
+    num_cpus: float = 1.0
+    num_gpus: float | None = None  # None: auto (see module doc)
+    batch_chunks: int = 1  # a chunk's window is already a batch of frames for the model
+
+    def validate(self, name: str) -> None:
+        if self.min_actors < 1 or (self.max_actors is not None and self.max_actors < self.min_actors):
+            raise RayqeError(f"{name} pool: need 1 <= min actors <= max actors")
+        if self.num_cpus < 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.batch_chunks < 1:
+            raise RayqeError(f"{name} pool: CPUs/GPUs must be >= 0 and batch size >= 1")
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Refuse an input before decoding when its header declares more than this (untrusted archives)."""
+
+    max_pixels: int = MAX_PIXELS
+    max_frames: int = MAX_FRAMES
+    max_bytes: int = MAX_INPUT_BYTES
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    """One `rayqe enhance SRC DST` run. `model_factory(weights, max_stages, device)` returns a Restorer-like
+    object; None means `Restorer.load` with the shipped weights (tests inject a fake here)."""
+
+    src: str
+    dst: str
+    stats: str | None = None  # default: DST/_stats
+    run_id: str | None = None  # default: fresh (see stats.new_run_id)
+    weights: str | None = None
+    model_factory: Callable[..., Any] | None = None
+    chunk_frames: int | None = None  # None: auto from frame size (TARGET_CHUNK_BYTES)
+    classify_frames: int = CLASSIFY_FRAMES
+    light_max_stages: int | None = LIGHT_MAX_STAGES  # None: no routing, every chunk to the full pool
+    output_format: str = "video"
+    output_codec: str = DEFAULT_OUTPUT_CODEC
+    crf: float | None = DEFAULT_CRF
+    preset: str | None = DEFAULT_PRESET
+    classify_pool: PoolConfig = field(default_factory=PoolConfig)
+    light_pool: PoolConfig = field(default_factory=PoolConfig)
+    full_pool: PoolConfig = field(default_factory=PoolConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    limits: InputLimits = field(default_factory=InputLimits)
+    work_uri: str | None = None  # scratch for segments; default DST/_rayqe_work
+    cache_dir: str | None = None  # worker-local cache of fetched S3 inputs; default a temp dir
+    device: str = "auto"  # "auto": cuda when the actor was given a GPU, else cpu
+    resume: bool = True  # skip videos whose output exists and decodes to the expected frame count
+    progress: bool | None = None  # None: on when stderr is a terminal
+
+    def validate(self) -> EnhanceConfig:
+        if self.output_format not in OUTPUT_FORMATS:
+            raise RayqeError(
+                f"output format {self.output_format!r}: choose one of {', '.join(OUTPUT_FORMATS)}"
+            )
+        if self.output_codec not in OUTPUT_CODECS:
+            raise RayqeError(f"output codec {self.output_codec!r}: choose one of {', '.join(OUTPUT_CODECS)}")
+        if self.chunk_frames is not None and self.chunk_frames < 1:
+            raise RayqeError(f"chunk frames must be >= 1, got {self.chunk_frames}")
+        if self.classify_frames < 1:
+            raise RayqeError(f"classify frames must be >= 1, got {self.classify_frames}")
+        if self.light_max_stages is not None and self.light_max_stages < 0:
+            raise RayqeError(f"light-pool stage threshold must be >= 0, got {self.light_max_stages}")
+        for name, pool in (
+            ("classify", self.classify_pool),
+            ("light", self.light_pool),
+            ("full", self.full_pool),
+        ):
+            pool.validate(name)
+        return self
+
+    @property
+    def stats_uri(self) -> str:
+        from rayqe import storage
+
+        return self.stats or storage.join(self.dst, "_stats")
+
+    @property
+    def scratch_uri(self) -> str:
+        from rayqe import storage
+
+        return self.work_uri or storage.join(self.dst, "_rayqe_work")
+
+
+def auto_chunk_frames(width: int, height: int, bit_depth: int, radius: int) -> int:
+    """Frames per chunk so the decoded window (chunk + 2R margin) is about TARGET_CHUNK_BYTES."""
+    bytes_per_frame = width * height * 3 // 2 * (1 if bit_depth <= 8 else 2)
+    frames = TARGET_CHUNK_BYTES // max(bytes_per_frame, 1) - 2 * radius
+    return int(min(max(frames, MIN_CHUNK_FRAMES), MAX_CHUNK_FRAMES))
+
+
+def resolve_pools(config: EnhanceConfig, cluster_gpus: float, cluster_cpus: float) -> EnhanceConfig:
+    """Fill the `None`s: GPU shares from whether the cluster has GPUs, max actors from its size."""
+
+    def fill(pool: PoolConfig, gpu_share: float) -> PoolConfig:
+        num_gpus = pool.num_gpus if pool.num_gpus is not None else (gpu_share if cluster_gpus > 0 else 0.0)
+        if pool.max_actors is not None:
+            max_actors = pool.max_actors
+        elif num_gpus > 0:
+            max_actors = max(int(cluster_gpus / num_gpus), 1)
+        else:
+            max_actors = max(int(cluster_cpus / max(pool.num_cpus, 1e-3)), 1)
+        return replace(pool, num_gpus=num_gpus, max_actors=max(max_actors, pool.min_actors))
+
+    return replace(
+        config,
+        classify_pool=fill(config.classify_pool, LIGHT_GPU_SHARE),
+        light_pool=fill(config.light_pool, LIGHT_GPU_SHARE),
+        full_pool=fill(config.full_pool, 1.0),
+    )

@@ -1,0 +1,48 @@
+"""How pipeline actors get their model: the shipped Restorer by default, or an injected factory (tests).
+
+A factory is `factory(weights: str | None, max_stages: int | None, device: str) -> model` where the model has
+`num_stages`, `radius`, `estimate_level(frames)` and `enhance(frames, stages)` (rayqe.models.restorer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rayqe.pipeline.config import EnhanceConfig
+
+
+def restorer_factory(weights: str | None, max_stages: int | None, device: str) -> Any:
+    """The real model: `Restorer.load` (None weights = the shipped checkpoint)."""
+    from rayqe.models.restorer import Restorer
+
+    return Restorer.load(Path(weights) if weights else None, max_stages=max_stages, device=device)
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when this process sees a GPU (Ray sets CUDA_VISIBLE_DEVICES per actor), else 'cpu'."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(config: EnhanceConfig, max_stages: int | None, device: str = "cpu") -> Any:
+    """The model for one actor: all stages (None) or only the first `max_stages` (light pool)."""
+    factory = config.model_factory or restorer_factory
+    return factory(config.weights, max_stages, device)
+
+
+def set_torch_threads(num_cpus: float) -> None:
+    """Match torch's intra-op threads to the CPUs Ray reserved for this actor (oversubscription otherwise)."""
+    import torch
+
+    torch.set_num_threads(max(round(num_cpus), 1))
+
+
+def worker_identity() -> str:
+    """The Ray node id of this process ('local' outside Ray)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"

@@ -1,0 +1,207 @@
+"""Steps 1-2: listed inputs -> probed video rows -> chunk plan rows (frame range + temporal margins).
+
+Probing parses untrusted bytes, so it runs in Ray workers (`make_probe_fn`), never in the driver; planning
+is pure arithmetic on the probed rows and runs anywhere (`plan_chunks`). A chunk owns frames
+[frame_start, frame_start + frame_count) of the output; its window adds up to R frames of context on each
+side (clipped at the video's ends, where the model repeats the nearest frame), so enhancing chunk by chunk
+gives the same frames as enhancing the whole video at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from rayqe import storage
+from rayqe.errors import RayqeError
+from rayqe.pipeline import stats as S
+from rayqe.pipeline.config import EnhanceConfig, auto_chunk_frames
+
+log = logging.getLogger(__name__)
+
+# Containers that take the output codec and the usual audio/subtitle codecs of that container; an input
+# with another suffix gets `.mkv` (Matroska carries any audio/subtitle codec unchanged).
+KEEP_SUFFIXES = {
+    "libx264": {".mp4", ".mkv", ".mov", ".m4v"},
+    "libx265": {".mp4", ".mkv", ".mov", ".m4v"},
+    "ffv1": {".mkv"},
+}
+FALLBACK_SUFFIX = ".mkv"
+PARQUET_SUFFIX = ".parquet"
+
+# Columns every chunk row carries from its video row (what the steps after planning need).
+VIDEO_COLUMNS_FOR_CHUNKS = (
+    S.VIDEO_URI,
+    S.OUTPUT_URI,
+    S.WIDTH,
+    S.HEIGHT,
+    S.BIT_DEPTH,
+    "fps_num",
+    "fps_den",
+    "tb_num",
+    "tb_den",
+    "color_range",
+    "color_primaries",
+    "color_trc",
+    "colorspace",
+    "segment_prefix",
+)
+
+
+def output_suffix(key: str, output_format: str, codec: str) -> str:
+    """The output suffix: the input's when its container takes `codec`, else .mkv (.parquet for frames)."""
+    if output_format == "parquet":
+        return PARQUET_SUFFIX
+    suffix = PurePosixPath(key).suffix.lower()
+    return suffix if suffix in KEEP_SUFFIXES[codec] else FALLBACK_SUFFIX
+
+
+def output_uri_for(config: EnhanceConfig, key: str) -> str:
+    return storage.output_uri(config.dst, key, output_suffix(key, config.output_format, config.output_codec))
+
+
+def segment_prefix(config: EnhanceConfig, video_uri: str, size_bytes: int) -> str:
+    """Scratch folder for one video's segments. Named by a hash of the input and every setting that changes
+    the output bytes, so a rerun with the same settings finds its own segments and no other's."""
+    settings = (
+        video_uri,
+        size_bytes,
+        config.weights,
+        config.output_format,
+        config.output_codec,
+        config.crf,
+        config.preset,
+        config.chunk_frames,
+        config.light_max_stages,
+    )
+    digest = hashlib.sha256(repr(settings).encode()).hexdigest()[:20]
+    return storage.join(config.scratch_uri, digest)
+
+
+def default_cache_dir(config: EnhanceConfig) -> str:
+    return config.cache_dir or str(Path(tempfile.gettempdir()) / "rayqe-cache")
+
+
+def check_limits(info: Any, config: EnhanceConfig) -> None:
+    """Refuse inputs whose header declares more than the configured limits, before any decoding."""
+    limits = config.limits
+    if info.width * info.height > limits.max_pixels:
+        raise RayqeError(f"{info.width}x{info.height} exceeds the {limits.max_pixels}-pixel limit")
+    if info.num_frames > limits.max_frames:
+        raise RayqeError(f"{info.num_frames} frames exceed the limit of {limits.max_frames}")
+
+
+def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
+    """Row fn: {video_uri, key, output_uri, size_bytes_in} -> video row (VIDEO_SCHEMA columns + stream facts).
+
+    Never raises for a bad input: the row gets status=error and a one-line reason. Resume: when the output
+    already exists and verifies (`resume.is_complete`), status=skipped.
+    """
+    from rayqe.pipeline.resume import is_complete
+    from rayqe.video.probe import probe_video
+
+    cache_dir = default_cache_dir(config)
+
+    def probe(item: dict) -> dict:
+        row = dict(item)
+        uri = item[S.VIDEO_URI]
+        row.update({S.STATUS: S.STATUS_OK, S.ERROR: None, S.START_UNIX_S: time.time()})
+        local = uri
+        try:
+            if item[S.SIZE_BYTES_IN] > config.limits.max_bytes:
+                raise RayqeError(
+                    f"{item[S.SIZE_BYTES_IN]} bytes exceed the limit of {config.limits.max_bytes}"
+                )
+            local = str(storage.fetch(uri, cache_dir, config.storage))
+            info = probe_video(local)
+            check_limits(info, config)
+        except RayqeError as err:
+            row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: one_line(err, uri, local)})
+            return row
+        row.update(video_facts(info))
+        row["segment_prefix"] = segment_prefix(config, uri, item[S.SIZE_BYTES_IN])
+        if config.resume and is_complete(item[S.OUTPUT_URI], info.num_frames, config):
+            row.update({S.STATUS: S.STATUS_SKIPPED, S.FRAMES_OUT: info.num_frames})
+        return row
+
+    return probe
+
+
+def one_line(err: Exception, uri: str, local_path: str | None = None) -> str:
+    """An error as one line naming the input by its URI (not the worker's cache path), prefixed by it."""
+    text = " ".join(str(err).split())
+    if not isinstance(err, RayqeError):
+        text = f"{type(err).__name__}: {text}"
+    if local_path and local_path != uri:
+        text = text.replace(local_path, uri)
+    return text if text.startswith(uri) else f"{uri}: {text}"
+
+
+def video_facts(info: Any) -> dict:
+    """VideoInfo -> flat row columns (Fractions split into num/den so they survive Arrow)."""
+    fps, tb = Fraction(info.fps), Fraction(info.time_base)
+    return {
+        S.WIDTH: info.width,
+        S.HEIGHT: info.height,
+        S.BIT_DEPTH: info.bit_depth,
+        S.PIX_FMT: info.pix_fmt,
+        S.CODEC_IN: info.codec,
+        S.FRAMES_IN: info.num_frames,
+        S.DURATION_S: info.duration_s,
+        S.FPS: float(fps),
+        "fps_num": fps.numerator,
+        "fps_den": fps.denominator,
+        "tb_num": tb.numerator,
+        "tb_den": tb.denominator,
+        "color_range": info.color_range,
+        "color_primaries": info.color_primaries,
+        "color_trc": info.color_trc,
+        "colorspace": info.colorspace,
+        S.NUM_AUDIO_STREAMS: info.num_audio_streams,
+        S.NUM_SUBTITLE_STREAMS: info.num_subtitle_streams,
+    }
+
+
+def chunk_frames_for(video: dict, config: EnhanceConfig, radius: int) -> int:
+    if config.chunk_frames is not None:
+        return config.chunk_frames
+    return auto_chunk_frames(video[S.WIDTH], video[S.HEIGHT], video[S.BIT_DEPTH], radius)
+
+
+def plan_chunks(video: dict, chunk_frames: int, radius: int) -> list[dict]:
+    """One probed video row -> its chunk rows (1:N), in order. Window = chunk ± `radius`, clipped to video.
+
+    Writes: chunk_index, num_chunks, frame_start, frame_count, window_start, window_count (+ the video's
+    VIDEO_COLUMNS_FOR_CHUNKS).
+    """
+    if chunk_frames < 1 or radius < 0:
+        raise ValueError(f"bad plan: chunk_frames={chunk_frames} radius={radius}")
+    total = int(video[S.FRAMES_IN])
+    num_chunks = -(-total // chunk_frames)
+    carried = {k: video.get(k) for k in VIDEO_COLUMNS_FOR_CHUNKS}
+    rows = []
+    for index in range(num_chunks):
+        start = index * chunk_frames
+        count = min(chunk_frames, total - start)
+        window_start = max(start - radius, 0)
+        window_end = min(start + count + radius, total)
+        rows.append(
+            {
+                **carried,
+                S.CHUNK_INDEX: index,
+                S.NUM_CHUNKS: num_chunks,
+                S.FRAME_START: start,
+                S.FRAME_COUNT: count,
+                "window_start": window_start,
+                S.WINDOW_FRAMES: window_end - window_start,
+                S.STATUS: S.STATUS_OK,
+                S.ERROR: None,
+            }
+        )
+    return rows

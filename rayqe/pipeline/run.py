@@ -1,0 +1,194 @@
+"""`rayqe enhance`: the whole Ray pipeline, top to bottom, in `run_enhance`.
+
+Each step is a plain row function built by a `make_*_fn(config)` factory (testable without Ray); this file
+decides where it runs and with which resources. Decoded frames never become Ray rows: only small metadata
+rows (plan, level, timings, segment URIs) flow between steps, and frames live inside one actor call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from rayqe import storage
+from rayqe.errors import RayqeError
+from rayqe.pipeline import stats as S
+from rayqe.pipeline.assemble import SegmentCollector, assemble_video
+from rayqe.pipeline.classify import ClassifyActor
+from rayqe.pipeline.config import EnhanceConfig, PoolConfig, resolve_pools
+from rayqe.pipeline.enhance import EnhanceActor
+from rayqe.pipeline.model import load_model
+from rayqe.pipeline.plan import chunk_frames_for, make_probe_fn, output_uri_for, plan_chunks
+from rayqe.pipeline.progress import Progress
+from rayqe.pipeline.route import pool_expr
+from rayqe.pipeline.summary import RunSummary, summarize
+
+PROBE_NUM_CPUS = 0.25  # header parsing and (for S3) a download: mostly waiting, not computing
+ASSEMBLE_NUM_CPUS = 0.25  # remuxing copies packets; it must not wait for a whole core while pools hold them
+ASSEMBLE_RETRIES = 3  # a lost worker redoes the (idempotent) assembly; the output commit is atomic
+
+
+def run_enhance(config: EnhanceConfig) -> RunSummary:
+    """Enhance every video under `config.src` into `config.dst`; stats rows go to `config.stats_uri`."""
+    import ray
+
+    config = config.validate()
+    started_ray = ensure_ray()
+    try:
+        resources = ray.cluster_resources()
+        config = resolve_pools(config, resources.get("GPU", 0.0), resources.get("CPU", 1.0))
+        run_id = config.run_id or S.new_run_id()
+        sink = S.StatsSink(config.stats_uri, run_id, config.storage)
+        t0 = time.time()
+        try:
+            _run(config, sink)
+        finally:
+            sink.flush()  # whatever happened, the rows gathered so far reach the stats folder
+        return summarize(
+            run_id,
+            config.dst,
+            S.run_dir(config.stats_uri, run_id),
+            sink.chunks,
+            sink.videos,
+            time.time() - t0,
+        )
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def _run(config: EnhanceConfig, sink: S.StatsSink) -> None:
+    import ray
+
+    # 1. list SRC (driver; names and sizes only, no input is opened here)          SRC -> N inputs
+    items = storage.list_inputs(config.src, config.storage)
+    inputs = [
+        {
+            S.VIDEO_URI: it.uri,
+            "key": it.key,
+            S.OUTPUT_URI: output_uri_for(config, it.key),
+            S.SIZE_BYTES_IN: it.size_bytes,
+        }
+        for it in items
+    ]
+    # 2. probe (Ray tasks: untrusted headers are parsed in workers)                 input -> video row, 1:1
+    videos = ray.data.from_items(inputs).map(make_probe_fn(config), num_cpus=PROBE_NUM_CPUS).take_all()
+    runnable = [v for v in videos if v[S.STATUS] == S.STATUS_OK]
+    for video in videos:
+        if video[S.STATUS] != S.STATUS_OK:  # failed probes and already complete outputs: done now
+            sink.add_video({**video, S.END_UNIX_S: time.time()})
+    if not runnable:
+        return
+    # 3. plan (driver, arithmetic only)                                            video -> chunk rows, 1:N
+    radius = load_model(config, 0).radius  # the temporal margin each window needs
+    chunks = []
+    for video in runnable:
+        video_chunks = plan_chunks(video, chunk_frames_for(video, config, radius), radius)
+        video[S.NUM_CHUNKS] = len(video_chunks)
+        chunks += video_chunks
+    progress = Progress(len(runnable), sum(c[S.FRAME_COUNT] for c in chunks), config.progress)
+    # 4. classify (actor pool: decode 3 frames, DRL level -> stages, pool)          chunk -> chunk, 1:1
+    #    materialized: small rows, read by both routes below without classifying twice
+    classified = (
+        ray.data.from_items(chunks)
+        .map_batches(
+            ClassifyActor,
+            fn_constructor_kwargs={"config": config, "num_cpus": config.classify_pool.num_cpus},
+            batch_format="pyarrow",
+            **_pool_args(config.classify_pool),
+        )
+        .materialize()
+    )
+    # 5. route, then per pool: decode window -> enhance -> encode segment          chunk -> chunk, 1:1
+    branches = []
+    for pool, pool_config, max_stages in (
+        (S.POOL_LIGHT, config.light_pool, config.light_max_stages),
+        (S.POOL_FULL, config.full_pool, None),
+    ):
+        routed = classified.filter(expr=pool_expr(pool))
+        if routed.count() == 0:
+            continue  # no actor pool (and no model load) for an empty route
+        branches.append(
+            routed.map_batches(
+                EnhanceActor,
+                fn_constructor_kwargs={
+                    "config": config,
+                    "pool": pool,
+                    "max_stages": max_stages,
+                    "num_cpus": pool_config.num_cpus,
+                    "num_gpus": pool_config.num_gpus,
+                },
+                batch_format="pyarrow",
+                **_pool_args(pool_config),
+            )
+        )
+    enhanced = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
+    # 6. assemble each video once its last chunk is back (Ray task per video)      N chunks -> 1 output
+    _collect_and_assemble(enhanced, runnable, config, sink, progress)
+
+
+def _collect_and_assemble(enhanced, videos: list[dict], config: EnhanceConfig, sink, progress) -> None:
+    import ray
+
+    assemble = ray.remote(num_cpus=ASSEMBLE_NUM_CPUS, max_retries=ASSEMBLE_RETRIES)(assemble_video)
+    by_uri = {v[S.VIDEO_URI]: v for v in videos}
+    collector = SegmentCollector(videos)
+    pending: dict = {}
+
+    def harvest(timeout_s: float) -> None:
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        for ref in ready:
+            pending.pop(ref)
+            sink.add_video(ray.get(ref))
+            progress.advance(videos=1)
+
+    try:
+        for batch in enhanced.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for chunk in batch.to_pylist():
+                sink.add_chunk(chunk)
+                progress.advance(frames=chunk[S.FRAME_COUNT] if chunk[S.STATUS] == S.STATUS_OK else 0)
+                complete = collector.add(chunk)
+                if complete is not None:
+                    pending[assemble.remote(by_uri[chunk[S.VIDEO_URI]], complete, config)] = chunk[
+                        S.VIDEO_URI
+                    ]
+            if pending:
+                harvest(0)
+        while pending:
+            harvest(None)
+    finally:
+        progress.close()
+    if collector.pending():
+        raise RayqeError(
+            f"chunks missing for {len(collector.pending())} videos, e.g. {collector.pending()[0]}"
+        )
+
+
+def _pool_args(pool: PoolConfig) -> dict:
+    """Ray Data resource arguments of one actor pool (sizes resolved by config.resolve_pools)."""
+    import ray
+
+    return {
+        "compute": ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+        "batch_size": pool.batch_chunks,
+        "num_cpus": pool.num_cpus,
+        "num_gpus": pool.num_gpus or None,
+    }
+
+
+def ensure_ray() -> bool:
+    """Connect to RAY_ADDRESS when set, else start a local Ray sized to this machine. True if started here.
+    Ray Data's own progress bars are turned off: `Progress` reports videos and frames instead."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init()
+        else:
+            ray.init(include_dashboard=False)
+        started = True
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return started

@@ -1,0 +1,387 @@
+"""URIs -> bytes: local paths and `s3://bucket/key`, listed, fetched and written atomically.
+
+Why this shape:
+- PyAV needs a seekable local file (an MP4's index may sit at its end), so S3 inputs are *fetched* to a
+  local cache inside the worker that decodes them (never in the driver), once per worker process and
+  video, not once per chunk. Local inputs are read in place.
+- Outputs are written to a local temp file first and then *committed*: `os.replace` locally, one
+  `upload_file` to S3 (the object appears only when the upload completes). A half-written output
+  never looks done, which is what resuming relies on.
+- Output keys mirror input keys under DST, after `sanitize_key` removed every way out of DST
+  (`..`, absolute paths, drive letters, control characters).
+- S3 uses boto3's standard credential chain (env, profile, instance role) and endpoint resolution
+  (`AWS_ENDPOINT_URL`, or `StorageConfig.s3_endpoint_url` / `--s3-endpoint-url`); credentials are
+  never read, logged or stored here. Throttling and 5xx are retried with backoff by botocore's
+  "standard" retry mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from rayqe.errors import RayqeError
+
+S3_SCHEME = "s3://"
+VIDEO_SUFFIXES = frozenset(
+    ".mp4 .m4v .mkv .mov .avi .webm .ts .mts .m2ts .mpg .mpeg .flv .wmv .3gp .y4m .ivf .hevc .h265 .h264 .264"
+    " .265 .nut".split()
+)
+MANIFEST_SUFFIXES = frozenset({".txt", ".lst", ".list", ".manifest"})
+TEMP_MARKER = ".rayqe-tmp-"  # in the names of uncommitted files; never listed as inputs or outputs
+S3_MAX_ATTEMPTS = 8  # botocore standard mode: exponential backoff with jitter on throttling / 5xx / resets
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where S3 lives. None: boto3's own resolution (AWS_ENDPOINT_URL, profile, or AWS)."""
+
+    s3_endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One listed input: its URI, the key its output mirrors (already sanitised) and its size."""
+
+    uri: str
+    key: str
+    size_bytes: int
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith(S3_SCHEME)
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """`s3://bucket/some/key` -> ("bucket", "some/key")."""
+    bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
+    if not bucket:
+        raise RayqeError(f"bad S3 URI (no bucket): {uri}")
+    return bucket, key
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URI parts with '/', local or S3 (parts are trusted, e.g. already sanitised keys)."""
+    out = base
+    for part in parts:
+        out = out.rstrip("/") + "/" + part.lstrip("/") if out else part
+    return out
+
+
+def sanitize_key(key: str) -> str:
+    """A relative POSIX key that cannot escape its parent: drops '', '.', '..', drive letters, control chars.
+
+    `../../etc/passwd` -> `etc/passwd`; `/abs/x.mp4` -> `abs/x.mp4`; `C:\\v\\a.mp4` -> `v/a.mp4`.
+    Spaces and unicode are kept. Raises RayqeError if nothing is left.
+    """
+    cleaned = "".join(ch for ch in key if ch.isprintable()).replace("\\", "/")
+    parts = [p for p in cleaned.split("/") if p not in ("", ".", "..")]
+    if parts and len(parts[0]) == 2 and parts[0][1] == ":":
+        parts = parts[1:]
+    if not parts:
+        raise RayqeError(f"input name gives no usable output name: {key!r}")
+    return "/".join(parts)
+
+
+def output_uri(dst: str, key: str, suffix: str | None = None) -> str:
+    """The output URI mirroring input `key` under `dst`, optionally with a new file suffix ('.mkv')."""
+    safe = sanitize_key(key)
+    if suffix is not None:
+        safe = str(PurePosixPath(safe).with_suffix(suffix))
+    return join(dst, safe)
+
+
+# --------------------------------------------------------------------------------------------- S3 client
+@functools.lru_cache(maxsize=4)
+def _client(endpoint_url: str | None):
+    import boto3
+    from botocore.config import Config
+
+    retry = Config(retries={"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=endpoint_url, config=retry)
+
+
+def s3_client(config: StorageConfig | None = None):
+    """A boto3 S3 client for `config` (cached per process; boto3 clients are thread-safe)."""
+    return _client((config or StorageConfig()).s3_endpoint_url)
+
+
+def _s3_error(err: Exception, uri: str) -> RayqeError:
+    """botocore errors -> one clear line (no request ids, no credentials)."""
+    code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
+    reasons = {
+        "NoSuchBucket": "bucket does not exist",
+        "NoSuchKey": "object does not exist (deleted after listing?)",
+        "404": "object does not exist (deleted after listing?)",
+        "AccessDenied": "access denied",
+        "403": "access denied",
+        "InvalidAccessKeyId": "credentials rejected",
+        "SignatureDoesNotMatch": "credentials rejected",
+    }
+    return RayqeError(f"S3 {uri}: {reasons.get(str(code), str(code))}")
+
+
+def _botocore_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
+# --------------------------------------------------------------------------------------------- listing
+def list_inputs(src: str, config: StorageConfig | None = None) -> list[InputItem]:
+    """Inputs named by SRC: a local folder (recursive), one file, an s3:// prefix or object, or a manifest.
+
+    A manifest is a file (local or S3) with suffix .txt/.lst/.list/.manifest holding one URI or path per
+    line (`#` comments, blank lines ignored; relative paths are relative to the manifest). Folders and
+    prefixes yield files with video suffixes only, skipping hidden names and rayqe's own `_stats`/temp
+    files. Keys: path below the folder/prefix; basename for a single file; for manifest entries the
+    bucket+key or the path without its root. Sorted by key; duplicate keys are a RayqeError.
+    """
+    if is_s3(src):
+        items = _list_s3(src, config)
+    else:
+        items = _list_local(src, config)
+    keys: dict[str, str] = {}
+    for item in items:
+        if item.key in keys:
+            raise RayqeError(
+                f"two inputs map to the same output key {item.key!r}: {keys[item.key]}, {item.uri}"
+            )
+        keys[item.key] = item.uri
+    if not items:
+        raise RayqeError(f"no input videos found in {src}")
+    return sorted(items, key=lambda it: it.key)
+
+
+def _is_candidate(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    if any(p.startswith((".", "_stats", "_rayqe")) for p in parts) or TEMP_MARKER in rel:
+        return False
+    return PurePosixPath(rel).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _list_local(src: str, config: StorageConfig | None) -> list[InputItem]:
+    path = Path(src)
+    if not path.exists():
+        raise RayqeError(f"input not found: {src}")
+    if path.is_file():
+        if path.suffix.lower() in MANIFEST_SUFFIXES:
+            return _from_manifest(path.read_text(encoding="utf-8"), str(path.parent.resolve()), config)
+        return [InputItem(str(path), sanitize_key(path.name), path.stat().st_size)]
+    items = []
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_stats", "_rayqe")))
+        for name in files:
+            full = Path(root) / name
+            rel = full.relative_to(path).as_posix()
+            if _is_candidate(rel):
+                items.append(InputItem(str(full), sanitize_key(rel), full.stat().st_size))
+    return items
+
+
+def _list_s3(src: str, config: StorageConfig | None) -> list[InputItem]:
+    bucket, key = split_s3(src)
+    client = s3_client(config)
+    try:
+        if key and not key.endswith("/"):
+            head = _head(client, bucket, key)
+            if head is not None:  # an object: a manifest or one video
+                if PurePosixPath(key).suffix.lower() in MANIFEST_SUFFIXES:
+                    text = read_bytes(src, config).decode("utf-8")
+                    return _from_manifest(text, posixpath.dirname(src), config)
+                return [InputItem(src, sanitize_key(posixpath.basename(key)), head)]
+            key += "/"
+        items = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(key) :]
+                if _is_candidate(rel):
+                    items.append(
+                        InputItem(f"{S3_SCHEME}{bucket}/{obj['Key']}", sanitize_key(rel), obj["Size"])
+                    )
+        return items
+    except _botocore_errors() as err:
+        raise _s3_error(err, src) from None
+
+
+def _head(client, bucket: str, key: str) -> int | None:
+    """Size of an object, None if absent."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as err:
+        if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _from_manifest(text: str, base: str, config: StorageConfig | None) -> list[InputItem]:
+    items = []
+    for line in text.splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        if is_s3(entry):
+            bucket, key = split_s3(entry)
+            items.append(InputItem(entry, sanitize_key(f"{bucket}/{key}"), size_bytes(entry, config)))
+            continue
+        if is_s3(base):
+            uri = join(base, entry)
+            items.append(InputItem(uri, sanitize_key(entry), size_bytes(uri, config)))
+            continue
+        full = Path(entry) if Path(entry).is_absolute() else Path(base) / entry
+        if not full.is_file():
+            raise RayqeError(f"manifest entry not found: {entry}")
+        key = entry if not Path(entry).is_absolute() else str(full.resolve())
+        items.append(InputItem(str(full), sanitize_key(key), full.stat().st_size))
+    return items
+
+
+def list_files(prefix: str, suffix: str = "", config: StorageConfig | None = None) -> list[str]:
+    """All committed files below a folder/prefix whose names end with `suffix`, sorted."""
+    if is_s3(prefix):
+        bucket, key = split_s3(prefix)
+        key = key.rstrip("/") + "/" if key else ""
+        out = []
+        try:
+            for page in (
+                s3_client(config).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+            ):
+                out += [f"{S3_SCHEME}{bucket}/{o['Key']}" for o in page.get("Contents", [])]
+        except _botocore_errors() as err:
+            raise _s3_error(err, prefix) from None
+    else:
+        root = Path(prefix)
+        out = [str(p) for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+    return sorted(u for u in out if u.endswith(suffix) and TEMP_MARKER not in u)
+
+
+# --------------------------------------------------------------------------------------------- reading
+def size_bytes(uri: str, config: StorageConfig | None = None) -> int:
+    """Size of a file/object; RayqeError when missing."""
+    if not is_s3(uri):
+        try:
+            return os.stat(uri).st_size
+        except FileNotFoundError:
+            raise RayqeError(f"not found: {uri}") from None
+    bucket, key = split_s3(uri)
+    try:
+        size = _head(s3_client(config), bucket, key)
+    except _botocore_errors() as err:
+        raise _s3_error(err, uri) from None
+    if size is None:
+        raise RayqeError(f"S3 {uri}: object does not exist")
+    return size
+
+
+def exists(uri: str, config: StorageConfig | None = None) -> bool:
+    try:
+        size_bytes(uri, config)
+    except RayqeError:
+        return False
+    return True
+
+
+def read_bytes(uri: str, config: StorageConfig | None = None) -> bytes:
+    if not is_s3(uri):
+        return Path(uri).read_bytes()
+    bucket, key = split_s3(uri)
+    try:
+        return s3_client(config).get_object(Bucket=bucket, Key=key)["Body"].read()
+    except _botocore_errors() as err:
+        raise _s3_error(err, uri) from None
+
+
+def fetch(uri: str, cache_dir: str | Path, config: StorageConfig | None = None) -> Path:
+    """A local path holding `uri`'s bytes: the path itself when local, else a cached download.
+
+    Downloads land under a temp name and are renamed when complete, so a killed download is never
+    reused. The cache name hashes the URI and object size, so a replaced object is fetched again.
+    """
+    if not is_s3(uri):
+        if not Path(uri).is_file():
+            raise RayqeError(f"not found: {uri}")
+        return Path(uri)
+    size = size_bytes(uri, config)
+    digest = hashlib.sha256(f"{uri}\0{size}".encode()).hexdigest()[:24]
+    target = Path(cache_dir) / f"{digest}{PurePosixPath(uri).suffix[:8]}"
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{TEMP_MARKER}{uuid.uuid4().hex}{target.name}")
+    bucket, key = split_s3(uri)
+    try:
+        s3_client(config).download_file(bucket, key, str(tmp))
+        os.replace(tmp, target)
+    except _botocore_errors() as err:
+        raise _s3_error(err, uri) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+# --------------------------------------------------------------------------------------------- writing
+def temp_path_for(uri: str, work_dir: str | Path | None = None) -> Path:
+    """A local temp file to write `uri`'s content into before `commit`: beside the target when local
+    (so the rename is atomic on one filesystem), else in `work_dir`/the system temp dir."""
+    name = f"{TEMP_MARKER}{uuid.uuid4().hex}{PurePosixPath(uri).suffix}"
+    if not is_s3(uri):
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        return Path(uri).parent / name
+    folder = Path(work_dir) if work_dir else Path(tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def commit(local_tmp: str | Path, uri: str, config: StorageConfig | None = None) -> None:
+    """Make a finished local temp file visible at `uri` in one step; the temp file is gone afterwards."""
+    local_tmp = Path(local_tmp)
+    try:
+        if not is_s3(uri):
+            with open(local_tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(local_tmp, uri)
+            return
+        bucket, key = split_s3(uri)
+        try:
+            s3_client(config).upload_file(str(local_tmp), bucket, key)
+        except _botocore_errors() as err:
+            raise _s3_error(err, uri) from None
+        except Exception as err:  # boto3's transfer manager wraps client errors in S3UploadFailedError
+            raise RayqeError(f"S3 {uri}: upload failed: {err}") from None
+    finally:
+        local_tmp.unlink(missing_ok=True)
+
+
+def put_file(local_path: str | Path, uri: str, config: StorageConfig | None = None) -> None:
+    """Copy a local file to `uri` atomically (the source stays)."""
+    tmp = temp_path_for(uri)
+    shutil.copyfile(local_path, tmp)
+    commit(tmp, uri, config)
+
+
+def put_bytes(uri: str, data: bytes, config: StorageConfig | None = None) -> None:
+    """Write `data` to `uri` atomically."""
+    tmp = temp_path_for(uri)
+    tmp.write_bytes(data)
+    commit(tmp, uri, config)
+
+
+def delete(uri: str, config: StorageConfig | None = None) -> None:
+    """Remove a file/object if present (no error when absent)."""
+    if not is_s3(uri):
+        Path(uri).unlink(missing_ok=True)
+        return
+    bucket, key = split_s3(uri)
+    try:
+        s3_client(config).delete_object(Bucket=bucket, Key=key)
+    except _botocore_errors() as err:
+        raise _s3_error(err, uri) from None

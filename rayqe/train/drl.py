@@ -1,0 +1,75 @@
+"""Phase 1: pretrain the DRL encoder alone (contrastive + level), or the baseline's CE-only classifier."""
+
+from __future__ import annotations
+
+import torch
+
+from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
+from rayqe.models.drl import DRLEncoder
+from rayqe.models.enhancer import EnhancerConfig
+from rayqe.train.data import PatchSampler, load_split
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
+from rayqe.train.losses import drl_loss, level_accuracy
+
+# Crops per location and locations per batch: 16 x 2 = 32 crops, ~3 per (codec, QP) label, so most anchors
+# have a positive from other content and a hard negative with the same content.
+PER_LOCATION = 2
+DRL_PATCH = 64
+
+
+def train_drl(config: TrainConfig) -> None:
+    from ray.train.torch import prepare_model
+
+    model_config = EnhancerConfig(conditioning="spatial" if config.kind == "drl" else "channel")
+    drl = DRLEncoder(model_config.drl)
+    opt = torch.optim.Adam(drl.parameters(), lr=config.lr)
+    last = config.run_dir / "last.pt"
+    state = {"step": 0, "elapsed_s": 0.0, "history": []}
+    if last.exists():
+        blob = load_checkpoint(last)
+        drl.load_state_dict(blob["drl"])
+        opt.load_state_dict(blob["training_state"]["optimizer"])
+        state = blob["training_state"]
+    model = prepare_model(drl)
+    sampler = PatchSampler(load_split(config.data_dir, "train"), seed=config.seed + state["step"])
+    val = PatchSampler(load_split(config.data_dir, "val"), seed=12345)
+    val_batch = val.degradation_crops(64, PER_LOCATION, DRL_PATCH)
+    clock = Clock(config, state["elapsed_s"])
+
+    def save() -> None:
+        if is_rank0():
+            save_checkpoint(
+                last,
+                kind=config.kind,
+                config=model_config,
+                drl_state=drl.state_dict(),
+                enhancer_state=None,
+                provenance={"phase": "drl", "steps": state["step"], "wall_s": clock.elapsed_s},
+                training_state={**state, "elapsed_s": clock.elapsed_s, "optimizer": opt.state_dict()},
+            )
+
+    while state["step"] < config.steps and not clock.over_budget():
+        batch = sampler.degradation_crops(config.batch, PER_LOCATION, DRL_PATCH)
+        out = model(batch["crop"])
+        loss, parts = drl_loss(out, batch["label"], batch["level"], batch["qp"], config.kind == "drl")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        if state["step"] % config.log_every == 0:
+            with torch.inference_mode():
+                vout = drl(val_batch["crop"])
+                val_acc = level_accuracy(vout, val_batch["level"])
+                val_mae = float((vout.qp - val_batch["qp"]).abs().mean())
+            row = {
+                "step": state["step"],
+                "loss": float(loss),
+                **parts,
+                "val_level_acc": val_acc,
+                "val_qp_mae": val_mae,
+            }
+            state["history"].append(row)
+            report(row)
+        if clock.due("last_ckpt", config.checkpoint_minutes):
+            save()
+    save()

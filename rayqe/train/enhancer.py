@@ -1,0 +1,129 @@
+"""Phase 2: train the staged enhancer with every exit supervised, the DRL encoder frozen.
+
+Validation ΔPSNR per QP and per exit is logged every `val_minutes` on the val split (centre crops), which is
+what the termination calibration later measures in full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from rayqe.errors import RayqeError
+from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
+from rayqe.models.drl import LEVEL_QPS, DRLEncoder
+from rayqe.models.enhancer import Enhancer
+from rayqe.train.data import PatchSampler, load_split
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
+from rayqe.train.losses import deep_supervision_loss, weighted_mse
+
+VAL_PATCH = 128
+VAL_WINDOWS = 48
+
+
+def _psnr_db(mse: torch.Tensor) -> torch.Tensor:
+    return -10.0 * torch.log10(mse.clamp(min=1e-10))
+
+
+@torch.inference_mode()
+def validate(drl: DRLEncoder, enhancer: Enhancer, batches: list[dict]) -> dict:
+    """Mean ΔPSNR (dB, packed Y+UV weighted) per level bin and per exit on fixed val windows."""
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
+    for b in batches:
+        win, tgt = b["window"], b["target"]
+        centre = win[:, enhancer.config.radius]
+        outs = enhancer(win, drl(centre))
+        base = _psnr_db(weighted_mse(centre, tgt))
+        gains = torch.stack([_psnr_db(weighted_mse(o, tgt)) - base for o in outs], dim=1)  # (B, S)
+        for lvl, g in zip(b["level"].tolist(), gains, strict=True):
+            sums[lvl] = sums.get(lvl, 0) + g.numpy()
+            counts[lvl] = counts.get(lvl, 0) + 1
+    return {
+        f"val_dpsnr_qp{LEVEL_QPS[lvl]}": (sums[lvl] / counts[lvl]).round(4).tolist() for lvl in sorted(sums)
+    }
+
+
+def train_enhancer(config: TrainConfig) -> None:
+    from ray.train.torch import prepare_model
+
+    pre = load_checkpoint(config.drl_weights)
+    if pre["kind"] != config.kind:
+        raise RayqeError(f"{config.drl_weights} was pretrained for {pre['kind']!r}, not {config.kind!r}")
+    model_config = dataclasses.replace(
+        pre["config"], conditioning="spatial" if config.kind == "drl" else "channel"
+    )
+    drl = DRLEncoder(model_config.drl)
+    drl.load_state_dict(pre["drl"])
+    drl.eval().requires_grad_(False)  # frozen: the representation was learned in phase 1
+    enhancer = Enhancer(model_config)
+    opt = torch.optim.Adam(enhancer.parameters(), lr=config.lr)
+    last = config.run_dir / "last.pt"
+    state = {"step": 0, "elapsed_s": 0.0, "history": []}
+    if last.exists():
+        blob = load_checkpoint(last)
+        enhancer.load_state_dict(blob["enhancer"])
+        opt.load_state_dict(blob["training_state"]["optimizer"])
+        state = blob["training_state"]
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps, eta_min=config.lr * 0.05)
+    for _ in range(state["step"]):
+        sched.step()  # resume the schedule where it was (cheap: no optimiser step)
+    model = prepare_model(enhancer)
+    sampler = PatchSampler(load_split(config.data_dir, "train"), seed=config.seed + state["step"])
+    val_sampler = PatchSampler(load_split(config.data_dir, "val"), seed=777)
+    r = model_config.radius
+    val_batches = [val_sampler.windows(8, VAL_PATCH, r) for _ in range(VAL_WINDOWS // 8)]
+    clock = Clock(config, state["elapsed_s"])
+
+    def save() -> None:
+        if is_rank0():
+            save_checkpoint(
+                last,
+                kind=config.kind,
+                config=model_config,
+                drl_state=drl.state_dict(),
+                enhancer_state=enhancer.state_dict(),
+                provenance={
+                    "phase": "enhancer",
+                    "steps": state["step"],
+                    "wall_s": clock.elapsed_s,
+                    "drl_pretrain": pre["provenance"],
+                    "batch": config.batch,
+                    "patch": config.patch,
+                },
+                training_state={**state, "elapsed_s": clock.elapsed_s, "optimizer": opt.state_dict()},
+            )
+
+    running = []
+    while state["step"] < config.steps and not clock.over_budget():
+        batch = sampler.windows(config.batch, config.patch, r)
+        win, tgt = batch["window"], batch["target"]
+        with torch.no_grad():
+            drl_out = drl(win[:, r])
+        exits = model(win, drl_out)
+        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        state["step"] += 1
+        running.append(per_exit)
+        if state["step"] % config.log_every == 0:
+            mean_exit = np.mean(running, axis=0)
+            running = []
+            row = {"step": state["step"], "loss": float(loss), "lr": sched.get_last_lr()[0]}
+            row.update({f"train_dpsnr_exit{k + 1}": float(-v) for k, v in enumerate(mean_exit)})
+            if clock.due("last_val", config.val_minutes):
+                row.update(validate(drl, enhancer, val_batches))
+                enhancer.train()
+            state["history"].append(row)
+            report(row)
+        if clock.due("last_ckpt", config.checkpoint_minutes):
+            save()
+    row = {"step": state["step"], **validate(drl, enhancer, val_batches)}
+    state["history"].append(row)
+    report(row)
+    save()

@@ -1,0 +1,162 @@
+"""Ray Train entry: the same loop runs on 1 CPU worker here and on N GPU workers on a cluster.
+
+Resuming is the point on this project's hardware (2 CPU cores): every `checkpoint_minutes` the worker of
+rank 0 atomically rewrites RUN_DIR/last.pt (model, optimiser, step, elapsed time, loss history); the next
+invocation with the same RUN_DIR continues from it, so training accumulates across sessions. The step budget
+(`steps`) is global across resumes; `minutes` bounds one invocation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rayqe.errors import RayqeError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path
+    run_dir: Path
+    phase: str = "enhancer"  # "drl" (pretrain the degradation encoder) | "enhancer"
+    kind: str = "drl"  # "drl" (ours: contrastive DRL maps + termination) | "baseline" (global CE vector)
+    steps: int = 20_000  # total optimiser steps across resumes
+    minutes: float | None = None  # wall budget of this invocation
+    batch: int = 12
+    patch: int = 96  # full-resolution pixels
+    lr: float = 3e-4
+    drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
+    checkpoint_minutes: float = 5.0
+    val_minutes: float = 10.0
+    log_every: int = 50
+    threads: int = 2  # torch threads per worker (CPU)
+    num_workers: int = 1
+    use_gpu: bool = False
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @staticmethod
+    def from_json(d: dict) -> TrainConfig:
+        paths = {"data_dir", "run_dir", "drl_weights"}
+        return TrainConfig(**{k: (Path(v) if k in paths and v is not None else v) for k, v in d.items()})
+
+
+def validate(config: TrainConfig) -> None:
+    if config.phase not in ("drl", "enhancer"):
+        raise RayqeError(f"unknown phase {config.phase!r}: drl or enhancer")
+    if config.kind not in ("drl", "baseline"):
+        raise RayqeError(f"unknown model kind {config.kind!r}: drl or baseline")
+    if not (config.data_dir / "pristine" / "train").is_dir():
+        raise RayqeError(f"{config.data_dir}: no training data (run scripts/fetch_training_data.sh)")
+    if config.phase == "enhancer" and (config.drl_weights is None or not config.drl_weights.is_file()):
+        raise RayqeError("the enhancer phase needs --drl-weights: a pretrained DRL checkpoint (phase drl)")
+    if config.patch % 16:
+        raise RayqeError(f"patch {config.patch} must be a multiple of 16")
+
+
+def worker_loop(loop_config: dict) -> None:
+    """Runs inside each Ray Train worker."""
+    import torch
+
+    config = TrainConfig.from_json(loop_config)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    if config.phase == "drl":
+        from rayqe.train.drl import train_drl
+
+        train_drl(config)
+    else:
+        from rayqe.train.enhancer import train_enhancer
+
+        train_enhancer(config)
+
+
+def run_training(config: TrainConfig) -> Path:
+    """Launch the loop with Ray Train's TorchTrainer; returns RUN_DIR/last.pt."""
+    import ray
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    validate(config)
+    run_dir = config.run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = dataclasses.replace(
+        config,
+        run_dir=run_dir,
+        data_dir=config.data_dir.resolve(),
+        drl_weights=config.drl_weights.resolve() if config.drl_weights else None,
+    )
+    (run_dir / "train_config.json").write_text(json.dumps(config.to_json(), indent=1))
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(
+            address=os.environ.get("RAY_ADDRESS"),
+            num_cpus=None if os.environ.get("RAY_ADDRESS") else max(config.threads * config.num_workers, 1),
+            include_dashboard=False,
+            log_to_driver=True,
+        )
+    trainer = TorchTrainer(
+        worker_loop,
+        train_loop_config=config.to_json(),
+        scaling_config=ScalingConfig(
+            num_workers=config.num_workers,
+            use_gpu=config.use_gpu,
+            resources_per_worker={"CPU": config.threads} if not config.use_gpu else None,
+        ),
+        run_config=RunConfig(name=f"{config.phase}-{config.kind}", storage_path=str(run_dir / "ray_results")),
+    )
+    result = trainer.fit()
+    if result.error:
+        raise RayqeError(f"training failed: {result.error}")
+    print(f"checkpoint: {run_dir / 'last.pt'}", file=sys.stderr)
+    return run_dir / "last.pt"
+
+
+class Clock:
+    """Wall-clock bookkeeping for periodic checkpoints/validation and the invocation budget."""
+
+    def __init__(self, config: TrainConfig, elapsed_before_s: float):
+        self.start = time.monotonic()
+        self.before = elapsed_before_s
+        self.config = config
+        self.last_ckpt = self.start
+        self.last_val = self.start
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.before + time.monotonic() - self.start
+
+    def over_budget(self) -> bool:
+        m = self.config.minutes
+        return m is not None and time.monotonic() - self.start > m * 60
+
+    def due(self, attr: str, minutes: float) -> bool:
+        if time.monotonic() - getattr(self, attr) >= minutes * 60:
+            setattr(self, attr, time.monotonic())
+            return True
+        return False
+
+
+def report(metrics: dict) -> None:
+    """Ray Train metrics (shown by Ray, kept in its results) plus one line on stderr for humans."""
+    from ray import train
+
+    train.report(metrics)
+    print(
+        " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()),
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def is_rank0() -> bool:
+    from ray import train
+
+    return train.get_context().get_world_rank() == 0

@@ -1,0 +1,205 @@
+"""Encode `YuvFrame`s with PyAV: constant-QP x265/x264 (the evaluation's compressed inputs) or lossless FFV1.
+
+Constant QP really means every frame at QP N: `qp=N` alone lets x264/x265 put I-frames near N-3 and B-frames
+near N+2, so the QP path also sets `ipratio=1:pbratio=1`, and `bframes=0` for the low-delay P structure of
+the MFQE/HEVC evaluation protocol. In-loop filters are forced on (x264's ultrafast preset and x265's fastest
+presets turn deblocking / SAO off). Threads are pinned so the same input gives the same bytes on any machine
+(both encoders' output depends on their thread count, and the default count depends on the CPU).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from rayqe.errors import RayqeError
+from rayqe.video.frames import YuvFrame, chroma_shape
+from rayqe.video.probe import COLOR_NAMES, color_code
+
+QP_CODECS = ("libx265", "libx264")
+LOSSLESS_CODECS = ("ffv1",)
+SUPPORTED_CODECS = QP_CODECS + LOSSLESS_CODECS
+QP_MIN, QP_MAX = 0, 51  # H.264/HEVC 8-bit QP range (the protocol's QPs 22..42 sit inside it)
+
+# x265: frame threading changes the output with the thread count; WPP rows do not. One frame thread plus a
+# fixed pool of two keeps bytes identical across machines and still uses the 2 cores of a small worker.
+X265_THREAD_PARAMS = "frame-threads=1:pools=2:lookahead-slices=0"
+# x264: frame threads change motion-search limits, so the bytes depend on the thread count; pin it. PyAV's
+# default thread_type makes FFmpeg ask x264 for sliced threads (several slices per frame, unlike HM's one),
+# so the QP path also says sliced-threads=0.
+X264_THREADS = 2
+# Low-delay P as in HM's LDP config has one I-frame; a fixed I-frame every KEYINT frames (and no scene-cut
+# I-frames) keeps that structure content-independent while leaving compressed files seekable in chunks.
+KEYINT = 250
+# x265's info SEI records the CPU id among its options, so it alone would make bytes differ between machines.
+X265_NO_INFO = "info=0"
+
+
+def _pix_fmt(bit_depth: int) -> str:
+    if bit_depth == 8:
+        return "yuv420p"
+    if bit_depth == 10:
+        return "yuv420p10le"
+    raise RayqeError(f"unsupported bit depth {bit_depth} for encoding (8 or 10)")
+
+
+def check_qp(qp: int) -> int:
+    """Validate a constant QP: an int in 0..51."""
+    if isinstance(qp, bool) or not isinstance(qp, (int, np.integer)) or not QP_MIN <= int(qp) <= QP_MAX:
+        raise RayqeError(f"QP {qp!r} is outside {QP_MIN}..{QP_MAX}")
+    return int(qp)
+
+
+def qp_codec_params(codec: str, qp: int) -> str:
+    """The x265-params / x264-params string for constant QP on every frame, low-delay P, filters on."""
+    common = f"qp={qp}:ipratio=1:pbratio=1:bframes=0:deblock=0,0:keyint={KEYINT}:scenecut=0"
+    if codec == "libx265":
+        return f"{common}:sao=1:{X265_NO_INFO}:log-level=error:{X265_THREAD_PARAMS}"
+    if codec == "libx264":
+        return f"{common}:threads={X264_THREADS}:sliced-threads=0"
+    raise RayqeError(f"codec {codec!r} has no QP mode here; use one of {', '.join(QP_CODECS)}")
+
+
+def av_frame_from_yuv(frame: YuvFrame) -> av.VideoFrame:
+    """Copy YUV 4:2:0 planes into a new PyAV frame, honouring each plane's line padding."""
+    out = av.VideoFrame(frame.width, frame.height, _pix_fmt(frame.bit_depth))
+    dtype = np.dtype("<u2") if frame.bit_depth > 8 else np.dtype(np.uint8)
+    for plane, src_hw in zip(out.planes, (frame.y, frame.u, frame.v), strict=True):
+        rows, cols = src_hw.shape
+        stride = plane.line_size // dtype.itemsize
+        dst = np.frombuffer(plane, dtype=dtype).reshape(-1, stride)
+        dst[:rows, :cols] = src_hw
+    return out
+
+
+class FrameEncoder:
+    """Write `YuvFrame`s to a file. With `qp`, x265/x264 run at constant QP on every frame (see module doc).
+
+    Frames get pts 0..N-1 in a 1/fps time base, unless both the frame's pts and `time_base` are given
+    (then the source timestamps are kept). `color` holds probe-style tags (color_range, color_primaries,
+    color_trc, colorspace) copied onto the stream. `extra_params` appends codec params (e.g. x265 `csv`).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        codec: str,
+        width: int,
+        height: int,
+        fps: Fraction,
+        bit_depth: int = 8,
+        *,
+        qp: int | None = None,
+        crf: float | None = None,
+        preset: str | None = None,
+        color: dict | None = None,
+        time_base: Fraction | None = None,
+        extra_params: str | None = None,
+    ) -> None:
+        if codec not in SUPPORTED_CODECS:
+            raise RayqeError(f"unknown codec {codec!r}; choose one of {', '.join(SUPPORTED_CODECS)}")
+        if codec in QP_CODECS and (width % 2 or height % 2):
+            raise RayqeError(f"{codec} needs even width and height for 4:2:0, got {width}x{height}")
+        if qp is not None and crf is not None:
+            raise RayqeError("give qp or crf, not both")
+        self.path = Path(path)
+        self.codec, self.width, self.height, self.bit_depth = codec, width, height, bit_depth
+        self.fps = Fraction(fps)
+        self._keep_pts = time_base is not None
+        self._count = 0
+        self._bytes = 0
+        self._container = av.open(str(self.path), "w")
+        try:
+            self._stream = self._add_stream(codec, qp, crf, preset, color, time_base, extra_params)
+        except Exception:
+            self._container.close()
+            raise
+
+    def _add_stream(self, codec, qp, crf, preset, color, time_base, extra_params):
+        stream = self._container.add_stream(codec, rate=self.fps)
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = _pix_fmt(self.bit_depth)
+        self._time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
+        stream.time_base = self._time_base
+        options: dict[str, str] = {}
+        params = []
+        if qp is not None:
+            params.append(qp_codec_params(codec, check_qp(qp)))
+        elif codec == "libx265":
+            params.append(f"{X265_NO_INFO}:log-level=error:{X265_THREAD_PARAMS}")
+        elif codec == "libx264":
+            options["threads"] = str(X264_THREADS)
+        if crf is not None:
+            options["crf"] = str(crf)
+        if extra_params:
+            params.append(extra_params)
+        if params and codec in QP_CODECS:
+            options[f"{codec[3:]}-params"] = ":".join(params)
+        if preset is not None and codec in QP_CODECS:
+            options["preset"] = preset
+        if codec == "ffv1":
+            options.update({"level": "3", "slicecrc": "1"})  # v3: per-slice CRCs, robust archival format
+        stream.codec_context.options = options
+        for key, value in (color or {}).items():
+            if key in COLOR_NAMES and value is not None:
+                setattr(
+                    stream.codec_context, key, value if isinstance(value, int) else color_code(key, value)
+                )
+        return stream
+
+    def write(self, frame: YuvFrame) -> None:
+        """Encode one frame; planes must match the encoder's size and bit depth."""
+        if (frame.height, frame.width) != (self.height, self.width) or frame.bit_depth != self.bit_depth:
+            raise RayqeError(
+                f"frame {frame.width}x{frame.height} {frame.bit_depth}-bit does not match encoder "
+                f"{self.width}x{self.height} {self.bit_depth}-bit"
+            )
+        if frame.u.shape != chroma_shape(frame.height, frame.width):
+            raise RayqeError(
+                f"chroma plane shape {frame.u.shape} is not 4:2:0 for {frame.width}x{frame.height}"
+            )
+        av_frame = av_frame_from_yuv(frame)
+        av_frame.pts = frame.pts if self._keep_pts and frame.pts is not None else self._count
+        av_frame.time_base = self._time_base  # not stream.time_base: the muxer rewrites that one
+        self._mux(self._stream.encode(av_frame))
+        self._count += 1
+
+    def _mux(self, packets) -> None:
+        for packet in packets:
+            self._bytes += packet.size
+            self._container.mux(packet)
+
+    @property
+    def frames_written(self) -> int:
+        return self._count
+
+    @property
+    def bytes_written(self) -> int:
+        """Compressed video payload so far (packets only, no container overhead): the stream's bitrate."""
+        return self._bytes
+
+    def close(self) -> None:
+        """Flush the encoder and finalise the container. Safe to call twice."""
+        if self._container is None:
+            return
+        try:
+            self._mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> FrameEncoder:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._container is not None:
+            self._container.close()
+            self._container = None

@@ -1,0 +1,184 @@
+"""Probe a video file: the facts the chunk planner and the assembler need, without decoding.
+
+Frame counts in container headers are often missing (mkv, avi streams) or off (mp4 edit lists), so when the
+header count is absent or disagrees with duration x fps, the count comes from demuxing the video packets:
+exact, and much cheaper than decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from rayqe.errors import RayqeError
+from rayqe.video.decode import open_video
+
+# Header count is trusted when it is within this many frames of duration x fps (rounding of the last frame).
+FRAME_COUNT_TOLERANCE = 1
+FALLBACK_FPS = Fraction(25)  # only when a stream declares no rate at all (rare; raw elementary streams)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Stream facts. Colour tags are FFmpeg's names ('tv', 'bt709', ...) or None when unspecified."""
+
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    num_frames: int
+    pix_fmt: str
+    bit_depth: int
+    codec: str
+    color_range: str | None
+    color_primaries: str | None
+    color_trc: str | None
+    colorspace: str | None
+    has_audio: bool
+    num_audio_streams: int
+    num_subtitle_streams: int
+    duration_s: float
+    size_bytes: int
+
+    @property
+    def color(self) -> dict[str, str | None]:
+        """The colour tags as a dict, ready for `FrameEncoder(color=...)`."""
+        return {
+            "color_range": self.color_range,
+            "color_primaries": self.color_primaries,
+            "color_trc": self.color_trc,
+            "colorspace": self.colorspace,
+        }
+
+
+# FFmpeg's own names (av_color_*_name) for the codes that occur in practice; "unspecified" maps to None.
+COLOR_NAMES: dict[str, dict[int, str]] = {
+    "color_range": {1: "tv", 2: "pc"},
+    "color_primaries": {
+        1: "bt709",
+        4: "bt470m",
+        5: "bt470bg",
+        6: "smpte170m",
+        7: "smpte240m",
+        8: "film",
+        9: "bt2020",
+        10: "smpte428",
+        11: "smpte431",
+        12: "smpte432",
+        22: "ebu3213",
+    },
+    "color_trc": {
+        1: "bt709",
+        4: "gamma22",
+        5: "gamma28",
+        6: "smpte170m",
+        7: "smpte240m",
+        8: "linear",
+        9: "log100",
+        10: "log316",
+        11: "iec61966-2-4",
+        12: "bt1361e",
+        13: "iec61966-2-1",
+        14: "bt2020-10",
+        15: "bt2020-12",
+        16: "smpte2084",
+        17: "smpte428",
+        18: "arib-std-b67",
+    },
+    "colorspace": {
+        0: "gbr",
+        1: "bt709",
+        4: "fcc",
+        5: "bt470bg",
+        6: "smpte170m",
+        7: "smpte240m",
+        8: "ycgco",
+        9: "bt2020nc",
+        10: "bt2020c",
+        11: "smpte2085",
+        12: "chroma-derived-nc",
+        13: "chroma-derived-c",
+        14: "ictcp",
+    },
+}
+
+
+def color_name(key: str, code: int | None) -> str | None:
+    """FFmpeg colour code -> name ('tv', 'bt709', ...); None for unspecified; 'code-N' if unknown here."""
+    if code is None:
+        return None
+    code = int(code)
+    names = COLOR_NAMES[key]
+    if code in names:
+        return names[code]
+    unspecified = 0 if key == "color_range" else 2
+    return None if code == unspecified else f"code-{code}"
+
+
+def color_code(key: str, name: str) -> int:
+    """Inverse of `color_name` (accepts 'code-N' too); RayqeError for a name FFmpeg would not know."""
+    if name.startswith("code-"):
+        return int(name[5:])
+    for code, known in COLOR_NAMES[key].items():
+        if known == name:
+            return code
+    raise RayqeError(f"unknown {key} {name!r}")
+
+
+def _count_packets(container, stream) -> int:
+    return sum(1 for pkt in container.demux(stream) if pkt.size > 0 and not pkt.is_discard)
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Probe the first video stream of `path`; RayqeError('<path>: not a readable video: ...') if none."""
+    path = Path(path)
+    container, stream = open_video(path)
+    try:
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height or ctx.format is None:
+            raise RayqeError(f"{path}: not a readable video: stream has no frame size or pixel format")
+        fps = Fraction(stream.average_rate or stream.guessed_rate or stream.base_rate or FALLBACK_FPS)
+        time_base = Fraction(stream.time_base) if stream.time_base else 1 / fps
+        if stream.duration is not None and stream.time_base:
+            duration_s = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration_s = container.duration / av.time_base
+        else:
+            duration_s = 0.0
+        expected = duration_s * float(fps)
+        num_frames = int(stream.frames)
+        if num_frames <= 0 or abs(num_frames - expected) > FRAME_COUNT_TOLERANCE:
+            num_frames = _count_packets(container, stream)
+        if num_frames == 0:
+            raise RayqeError(f"{path}: not a readable video: no video frames")
+        if duration_s <= 0:
+            duration_s = num_frames / float(fps)
+        fmt = ctx.format
+        bit_depth = max(component.bits for component in fmt.components)
+        audio = len(container.streams.audio)
+        return VideoInfo(
+            width=ctx.width,
+            height=ctx.height,
+            fps=fps,
+            time_base=time_base,
+            num_frames=num_frames,
+            pix_fmt=fmt.name,
+            bit_depth=bit_depth,
+            codec=ctx.name,
+            color_range=color_name("color_range", ctx.color_range),
+            color_primaries=color_name("color_primaries", ctx.color_primaries),
+            color_trc=color_name("color_trc", ctx.color_trc),
+            colorspace=color_name("colorspace", ctx.colorspace),
+            has_audio=audio > 0,
+            num_audio_streams=audio,
+            num_subtitle_streams=len(container.streams.subtitles),
+            duration_s=duration_s,
+            size_bytes=path.stat().st_size,
+        )
+    except av.FFmpegError as err:
+        raise RayqeError(f"{path}: not a readable video: {err}") from err
+    finally:
+        container.close()

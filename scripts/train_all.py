@@ -1,0 +1,68 @@
+"""Train the shipped models end to end: DRL pretraining, enhancer training, termination calibration.
+
+Runs ours (`drl`) and the ablation (`baseline`) side by side in one local Ray instance with the same data,
+steps and per-worker threads, so the comparison is fair; everything resumes from RUNS/<name>/last.pt.
+    python scripts/train_all.py --data data --runs runs --drl-steps 3000 --steps 4000
+then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from pathlib import Path
+
+from rayqe.train.calibrate import calibrate
+from rayqe.train.loop import TrainConfig, run_training
+
+
+def _parallel(configs: list[TrainConfig]) -> None:
+    errors: list[BaseException] = []
+
+    def run(cfg: TrainConfig) -> None:
+        try:
+            run_training(cfg)
+        except BaseException as err:  # surfaced below, after both finish
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in configs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("data"))
+    ap.add_argument("--runs", type=Path, default=Path("runs"))
+    ap.add_argument("--drl-steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--kinds", default="drl,baseline")
+    args = ap.parse_args()
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    kinds = args.kinds.split(",")
+    ray.init(num_cpus=args.threads * len(kinds), include_dashboard=False)
+    pre = {k: args.runs / f"{k}_pretrain" for k in kinds}
+    _parallel(
+        [TrainConfig(args.data, pre[k], phase="drl", kind=k, steps=args.drl_steps, batch=16, lr=1e-3,
+                     threads=args.threads) for k in kinds]  # fmt: skip
+    )
+    main_runs = {k: args.runs / f"{k}_enhancer" for k in kinds}
+    _parallel(
+        [TrainConfig(args.data, main_runs[k], phase="enhancer", kind=k, steps=args.steps,
+                     drl_weights=pre[k] / "last.pt", threads=args.threads) for k in kinds]  # fmt: skip
+    )
+    for k in kinds:
+        mapping = calibrate(main_runs[k] / "last.pt", args.data, args.runs / f"rayqe_{k}_final.pt")
+        print(f"{k}: stages per level {mapping.level_stages}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+
+from rayqe.errors import RayqeError
+from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
+from rayqe.models.drl import DRLEncoder
+from rayqe.models.enhancer import Enhancer
+from rayqe.models.restorer import Restorer, build_model_method
+from rayqe.models.termination import FullPolicy, TerminationMap
+from tests.models.conftest import make_frames
+
+
+def _restorer(cfg, **kw) -> Restorer:
+    torch.manual_seed(0)
+    enh, drl = Enhancer(cfg), DRLEncoder(cfg.drl)
+    for stage in enh.stages:
+        torch.nn.init.normal_(stage.exit_head.weight, std=0.02)
+    return Restorer(drl, enh, FullPolicy(cfg.num_stages), **kw)
+
+
+def _save(path, cfg, restorer, termination=None, kind="drl"):
+    save_checkpoint(
+        path,
+        kind=kind,
+        config=cfg,
+        drl_state=restorer.drl.state_dict(),
+        enhancer_state=restorer.enhancer.state_dict(),
+        termination=termination,
+        provenance={"test": True},
+    )
+
+
+def test_enhance_keeps_count_shape_dtype_pts_odd_size(tiny_config):
+    frames = make_frames(3, 21, 35)
+    out = _restorer(tiny_config).enhance(frames)
+    assert len(out.frames) == 3 and out.stages == [4, 4, 4]
+    for a, b in zip(out.frames, frames, strict=True):
+        assert a.y.shape == b.y.shape and a.u.shape == b.u.shape and a.y.dtype == np.uint8 and a.pts == b.pts
+
+
+def test_ten_bit_path_stays_ten_bit(tiny_config):
+    frames = make_frames(2, 16, 16, bit_depth=10)
+    out = _restorer(tiny_config).enhance(frames, stages=2)
+    assert out.frames[0].bit_depth == 10 and out.frames[0].y.dtype == np.uint16
+    assert int(out.frames[0].y.max()) > 255 and out.stages == [2, 2]
+
+
+def test_tiled_equals_whole_frame(tiny_config):
+    frames = make_frames(3, 128, 192, seed=3)
+    whole = _restorer(tiny_config, tile=4096, overlap=64)
+    tiled = _restorer(tiny_config, tile=96, overlap=40)  # 2x2 tiles
+    from rayqe.models.packing import pack_frames
+
+    win = pack_frames(frames)[None]
+    a, _ = whole._enhance_window(win, 4)
+    b, _ = tiled._enhance_window(win, 4)
+    assert (b - a).abs().max() < 1e-4
+
+
+def test_checkpoint_round_trip_and_light_loading(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    _save(path, tiny_config, r, TerminationMap((1, 2, 3, 4, 4)))
+    blob = load_checkpoint(path)
+    assert blob["config"] == tiny_config and blob["termination"].level_stages == (1, 2, 3, 4, 4)
+    frames = make_frames(2, 16, 16)
+    loaded = Restorer.load(path)
+    assert loaded.policy.name == "level"
+    a = r.enhance(frames, stages=4).frames[0].y
+    np.testing.assert_array_equal(loaded.enhance(frames, stages=4).frames[0].y, a)
+    light = Restorer.load(path, max_stages=2, policy="full")
+    assert light.num_stages == 2 and light.enhance(frames).stages == [2, 2]
+    np.testing.assert_array_equal(
+        light.enhance(frames, stages=2).frames[0].y, r.enhance(frames, stages=2).frames[0].y
+    )
+
+
+def test_level_policy_uses_estimate(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    _save(path, tiny_config, r, TerminationMap((1, 1, 1, 1, 1)))
+    est = Restorer.load(path).estimate_level(make_frames(2, 16, 16))
+    assert est.stages == 1 and 0 <= est.level <= 4 and np.isfinite(est.qp_est)
+
+
+def test_mismatched_checkpoint_fails_loudly(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    blob_cfg = tiny_config.__class__(**{**tiny_config.__dict__, "widths": (8, 8, 12)})
+    _save(path, blob_cfg, r)  # weights of one width, config of another
+    with pytest.raises(RayqeError, match="does not match"):
+        Restorer.load(path)
+
+
+def test_bad_files_and_policies_are_user_errors(tmp_path, tiny_config):
+    with pytest.raises(RayqeError, match="not found"):
+        Restorer.load(tmp_path / "nope.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(RayqeError, match="not a rayqe checkpoint"):
+        Restorer.load(junk)
+    path = tmp_path / "m.pt"
+    _save(path, tiny_config, _restorer(tiny_config))
+    with pytest.raises(RayqeError, match="level"):
+        Restorer.load(path, policy="level")
+    with pytest.raises(RayqeError):
+        build_model_method("drl", weights=path, policy="fixed:9")

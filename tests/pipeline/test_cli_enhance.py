@@ -1,0 +1,40 @@
+"""`rayqe enhance` options -> EnhanceConfig (the pipeline itself is stubbed out; test_run.py runs it)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from rayqe.cli import app
+from rayqe.pipeline import run as run_module
+from rayqe.pipeline.summary import RunSummary
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    seen = {}
+
+    def fake_run(config):
+        seen["config"] = config
+        return RunSummary(run_id="r", dst=config.dst, stats_uri="s", videos_ok=1, frames_out=10, wall_s=1.0)
+
+    monkeypatch.setattr(run_module, "run_enhance", fake_run)
+    return seen
+
+
+def test_options_reach_the_config(captured):
+    args = "enhance s3://b/in out --chunk-frames 16 --output-codec ffv1 --light-max-stages -1 --full-actors 3"
+    args = [*args.split(), "--full-gpus", "1", "--s3-endpoint-url", "http://127.0.0.1:9", "--no-resume"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = captured["config"]
+    assert (config.src, config.dst, config.chunk_frames, config.output_codec) == (
+        "s3://b/in/",
+        "out",
+        16,
+        "ffv1",
+    )
+    assert config.light_max_stages is None and config.resume is False
+    assert (config.full_pool.max_actors, config.full_pool.num_gpus) == (3, 1.0)
+    assert config.storage.s3_endpoint_url == "http://127.0.0.1:9"
+    assert "1 enhanced" in result.output and "10 in 1.0 s" in result.output

@@ -1,0 +1,149 @@
+"""Decode window -> enhance -> segment, and the whole chain in one process (no Ray)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import av
+import numpy as np
+import pytest
+
+from rayqe.pipeline import stats as S
+from rayqe.pipeline.assemble import assemble_video
+from rayqe.pipeline.classify import make_classify_fn
+from rayqe.pipeline.config import EnhanceConfig
+from rayqe.pipeline.enhance import make_enhance_fn, margins
+from rayqe.pipeline.frames_parquet import read_frames
+from rayqe.pipeline.model import load_model
+from rayqe.pipeline.plan import make_probe_fn, output_uri_for, plan_chunks
+from rayqe.video.decode import decode_video
+from tests.pipeline.fakes import FakeRestorer
+
+
+def test_margins_index_the_chunk_inside_its_window():
+    assert margins({S.FRAME_START: 4, S.FRAME_COUNT: 4, "window_start": 3}) == (1, 5)
+    assert margins({S.FRAME_START: 0, S.FRAME_COUNT: 4, "window_start": 0}) == (0, 4)
+
+
+def run_in_process(
+    config: EnhanceConfig, path, max_stages: int | None = None, real: bool = False
+) -> tuple[dict, list[dict]]:
+    """list -> probe -> plan -> classify -> enhance -> assemble for one file, as plain function calls.
+    `real`: the models come from `load_model` (config.weights through the real Restorer)."""
+    key = path.name
+    item = {
+        S.VIDEO_URI: str(path),
+        "key": key,
+        S.OUTPUT_URI: output_uri_for(config, key),
+        S.SIZE_BYTES_IN: path.stat().st_size,
+    }
+    video = make_probe_fn(config)(item)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    full = load_model(config, None) if real else FakeRestorer()
+    light = load_model(config, max_stages) if real else FakeRestorer(max_stages)
+    chunks = plan_chunks(video, config.chunk_frames, full.radius)
+    video[S.NUM_CHUNKS] = len(chunks)
+    classify = make_classify_fn(config, full)
+    enhance = make_enhance_fn(config, light, {S.POOL: "test"})
+    done = [enhance(classify(c)) for c in chunks]
+    return assemble_video(video, done, config), done
+
+
+def test_chunked_output_equals_whole_video_and_keeps_timestamps_and_audio(clip_dir, tmp_path):
+    src = clip_dir / "light_qp10.mp4"
+    config = EnhanceConfig(
+        src=str(clip_dir),
+        dst=str(tmp_path / "out"),
+        chunk_frames=4,
+        output_codec="ffv1",
+        work_uri=str(tmp_path / "work"),
+    )
+    video, chunks = run_in_process(config, src)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    assert [c[S.STATUS] for c in chunks] == [S.STATUS_OK] * 3
+    out = tmp_path / "out" / "light_qp10.mkv"  # ffv1 does not go in mp4
+    assert video[S.OUTPUT_URI] == str(out) and video[S.FRAMES_OUT] == 10
+    source = list(decode_video(src))
+    expected = FakeRestorer().enhance(source).frames  # whole video at once
+    got = list(decode_video(out))
+    assert len(got) == 10
+    for want, have in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(have.y, want.y)  # lossless output: margins made chunks seamless
+    with av.open(str(src)) as a, av.open(str(out)) as b:
+        ta = [float(f.pts * a.streams.video[0].time_base) for f in a.decode(video=0)]
+        tb = [float(f.pts * b.streams.video[0].time_base) for f in b.decode(video=0)]
+        # Matroska stores milliseconds and shifts every stream so the AAC priming (negative pts) starts at 0
+        assert np.diff(tb) == pytest.approx(np.diff(ta), abs=1e-3)
+        assert len(b.streams.audio) == 1 and b.streams.audio[0].codec_context.name == "aac"
+        packets_a = [bytes(p) for p in a.demux(a.streams.audio[0]) if p.size]
+        packets_b = [bytes(p) for p in b.demux(b.streams.audio[0]) if p.size]
+        assert packets_b == packets_a  # copied untouched
+    assert not list((tmp_path / "work").rglob("chunk-*"))  # segments cleaned up
+
+
+def test_default_codec_output_keeps_container_size_fps(clip_dir, tmp_path):
+    src = clip_dir / "light_qp10.mp4"
+    config = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4)
+    video, _ = run_in_process(config, src)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    with av.open(str(src)) as a, av.open(str(tmp_path / "out" / "light_qp10.mp4")) as b:
+        va, vb = a.streams.video[0], b.streams.video[0]
+        assert (vb.codec_context.name, vb.width, vb.height, vb.average_rate) == (
+            "h264",
+            96,
+            64,
+            va.average_rate,
+        )
+        pts_a = [f.pts * va.time_base for f in a.decode(va)]
+        pts_b = [f.pts * vb.time_base for f in b.decode(vb)]
+        assert pts_b == pts_a  # exact: mp4 keeps the source time base (and the audio's edit list)
+        assert [bytes(p) for p in b.demux(audio=0) if p.size] == [
+            bytes(p) for p in a.demux(audio=0) if p.size
+        ]
+
+
+def test_parquet_output_holds_every_frame_losslessly(clip_dir, tmp_path):
+    src = clip_dir / "heavy_qp45.mkv"
+    config = EnhanceConfig(
+        src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4, output_format="parquet"
+    )
+    video, _ = run_in_process(config, src)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    frames = list(read_frames(tmp_path / "out" / "heavy_qp45.parquet"))
+    expected = FakeRestorer().enhance(list(decode_video(src))).frames
+    assert len(frames) == 10
+    for want, have in zip(expected, frames, strict=True):
+        np.testing.assert_array_equal(have.y, want.y)
+        np.testing.assert_array_equal(have.v, want.v)
+        assert have.pts == want.pts
+
+
+def test_light_actor_cannot_run_more_stages_than_loaded(clip_dir, tmp_path):
+    config = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4)
+    video, chunks = run_in_process(replace(config), clip_dir / "heavy_qp45.mkv", max_stages=2)
+    assert {c[S.STATUS] for c in chunks} == {S.STATUS_ERROR}
+    assert "only 2 loaded" in chunks[0][S.ERROR]
+    assert video[S.STATUS] == S.STATUS_ERROR and not (tmp_path / "out" / "heavy_qp45.mkv").exists()
+
+
+def test_real_restorer_class_fits_the_pipeline(clip_dir, tmp_path, tiny_config):
+    """The real Restorer (tiny random weights, saved and loaded through --weights) drives every step."""
+    import torch
+
+    from rayqe.models.checkpoint import save_checkpoint
+    from rayqe.models.drl import DRLEncoder
+    from rayqe.models.enhancer import Enhancer
+    from rayqe.models.termination import TerminationMap
+
+    torch.manual_seed(0)
+    weights = tmp_path / "tiny.pt"
+    save_checkpoint(
+        weights, kind="drl", config=tiny_config, drl_state=DRLEncoder(tiny_config.drl).state_dict(),
+        enhancer_state=Enhancer(tiny_config).state_dict(), termination=TerminationMap((1, 2, 3, 4, 4)),
+    )  # fmt: skip
+    config = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4, weights=str(weights))
+    video, chunks = run_in_process(config, clip_dir / "mid_qp30.mp4", real=True)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    assert all(1 <= c[S.STAGES_RUN] == c[S.STAGES_PLANNED] <= 4 for c in chunks)
+    assert all(isinstance(c[S.LEVEL_EST], float) and c[S.QP_EST] > 0 for c in chunks)
+    assert len(list(decode_video(tmp_path / "out" / "mid_qp30.mp4"))) == 10

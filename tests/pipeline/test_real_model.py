@@ -1,0 +1,47 @@
+"""The shipped model through the whole Ray pipeline on real footage (skipped until the weights exist)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rayqe.metrics import psnr_y
+from rayqe.models.checkpoint import DEFAULT_WEIGHTS
+from rayqe.pipeline import stats as S
+from rayqe.pipeline.run import run_enhance
+from rayqe.video.decode import decode_video
+from tests.pipeline.test_run import small_config
+
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    pytest.mark.skipif(not DEFAULT_WEIGHTS["drl"].exists(), reason="shipped weights not in the package yet"),
+]
+FRAMES = 8
+QPS = (22, 42)
+
+
+def _mean_psnr(ref, path) -> float:
+    return float(np.mean([psnr_y(r, t) for r, t in zip(ref, decode_video(path), strict=True)]))
+
+
+def test_shipped_model_improves_heavily_compressed_real_footage(ray_local, tmp_path):
+    from rayqe.samples import sample_clips
+    from rayqe.video.compress import compress_file
+
+    source = sample_clips(["carphone_pristine.mp4"])[0]
+    inputs = [compress_file(source, tmp_path / "in", "libx265", qp, frames=FRAMES).path for qp in QPS]
+    config = small_config(str(tmp_path / "in"), str(tmp_path / "out"), output_codec="ffv1")
+    summary = run_enhance(replace(config, model_factory=None))  # the real Restorer, shipped weights
+    assert (summary.videos_ok, summary.videos_failed) == (2, 0), summary.errors
+    ref = list(decode_video(source, 0, FRAMES))
+    heavy_in = inputs[1]
+    heavy_out = tmp_path / "out" / heavy_in.with_suffix(".mkv").name
+    assert _mean_psnr(ref, heavy_out) > _mean_psnr(ref, heavy_in)
+    chunks = S.read_stats(str(tmp_path / "out" / "_stats"))[0].to_pylist()
+    stages = {qp: [c[S.STAGES_RUN] for c in chunks if f"_qp{qp}." in c[S.VIDEO_URI]] for qp in QPS}
+    assert max(stages[22]) <= min(stages[42])  # lighter compression never runs more stages
+    for c in chunks:
+        assert c[S.POOL] == (S.POOL_LIGHT if c[S.STAGES_PLANNED] <= config.light_max_stages else S.POOL_FULL)

@@ -1,0 +1,57 @@
+import torch
+
+from rayqe.models.drl import DRLEncoder
+from rayqe.models.enhancer import Enhancer
+from rayqe.train.losses import deep_supervision_loss, drl_loss, log_ratio_loss
+from tests.models.conftest import TINY_DRL
+
+
+def test_log_ratio_is_minus_delta_psnr():
+    tgt = torch.zeros(2, 6, 4, 4)
+    inp = tgt + 0.1
+    out = tgt + 0.05  # half the error: +6.02 dB
+    assert abs(float(log_ratio_loss(out, inp, tgt)) + 6.0206) < 1e-2
+    assert abs(float(log_ratio_loss(inp, inp, tgt))) < 1e-6
+
+
+def test_log_ratio_balances_light_and_heavy_compression():
+    tgt = torch.zeros(2, 6, 4, 4)
+    inp = torch.stack([tgt[0] + 0.01, tgt[1] + 0.2])  # a QP-22-like and a QP-42-like sample
+    out = inp * 0.5  # same relative improvement on both
+    per = [float(log_ratio_loss(out[i : i + 1], inp[i : i + 1], tgt[i : i + 1])) for i in range(2)]
+    assert abs(per[0] - per[1]) < 0.2  # equal up to the MSE floor's effect on the light sample
+
+
+def test_few_enhancer_steps_reduce_loss(tiny_config):
+    torch.manual_seed(0)
+    enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl)
+    tgt = torch.rand(4, 6, 16, 16).cumsum(-1) / 16  # smooth content, so noise is separable from it
+    win = tgt[:, None] + 0.05 * torch.randn(4, 3, 6, 16, 16)
+    opt = torch.optim.Adam(enh.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(40):
+        loss, _ = deep_supervision_loss(enh(win, drl(win[:, 1])), win[:, 1], tgt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[0] == 0.0  # zero-initialised exits start as the identity
+    assert losses[-1] < -0.03  # the loss is -ΔPSNR: the tiny model now beats its input
+
+
+def test_few_drl_steps_reduce_loss():
+    torch.manual_seed(0)
+    drl = DRLEncoder(TINY_DRL)
+    clean = torch.rand(8, 6, 16, 16) * 0.2 + 0.4
+    noise_levels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    crops = clean + torch.randn_like(clean) * (0.02 + 0.05 * noise_levels[:, None, None, None])
+    qps = torch.tensor([22.0, 22, 27, 27, 32, 32, 37, 37])
+    opt = torch.optim.Adam(drl.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss, _ = drl_loss(drl(crops), noise_levels, noise_levels, qps, contrastive=True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]

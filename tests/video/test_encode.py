@@ -1,0 +1,164 @@
+"""FrameEncoder: lossless round trips, constant QP on every frame (read back), 10-bit, timestamps, tags."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from rayqe.errors import RayqeError
+from rayqe.video.decode import decode_video
+from rayqe.video.encode import FrameEncoder, qp_codec_params
+from rayqe.video.probe import probe_video
+
+from .conftest import h264_frame_qps, psnr_db, synth_frames, x265_csv_qps
+
+
+def _encode(path, frames, codec, **kwargs):
+    f0 = frames[0]
+    with FrameEncoder(path, codec, f0.width, f0.height, Fraction(25), f0.bit_depth, **kwargs) as enc:
+        for frame in frames:
+            enc.write(frame)
+    return enc
+
+
+@pytest.mark.parametrize("bit_depth,w,h", [(8, 64, 48), (10, 64, 48), (8, 65, 49)])
+def test_ffv1_round_trip_is_bit_exact(tmp_path, bit_depth, w, h):
+    frames = synth_frames(4, w, h, bit_depth)
+    enc = _encode(tmp_path / "l.mkv", frames, "ffv1")
+    assert enc.frames_written == 4 and enc.bytes_written > 0
+    decoded = list(decode_video(tmp_path / "l.mkv"))
+    assert len(decoded) == 4
+    for got, want in zip(decoded, frames, strict=True):
+        assert got.bit_depth == bit_depth
+        for a, b in zip((got.y, got.u, got.v), (want.y, want.u, want.v), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_x264_constant_qp_on_i_and_p_frames(tmp_path):
+    frames = synth_frames(10, 64, 48)
+    _encode(tmp_path / "q.mp4", frames, "libx264", qp=30, preset="fast")
+    qps = h264_frame_qps(tmp_path / "q.mp4")
+    assert len(qps) == 10
+    assert {t for t, _ in qps} == {"I", "P"}  # low-delay P: no B-frames
+    assert all(q == {30} for _, q in qps), qps  # every macroblock of every frame
+
+
+def test_x264_without_ipratio_would_not_be_constant(tmp_path):
+    """The check above can fail: plain qp=N gives the I-frame a lower QP (the reason for ipratio=1)."""
+    frames = synth_frames(6, 64, 48)
+    _encode(tmp_path / "n.mp4", frames, "libx264", extra_params="qp=30:bframes=0")
+    qps = h264_frame_qps(tmp_path / "n.mp4")
+    assert qps[0][0] == "I" and qps[0][1] != {30}
+
+
+@pytest.mark.parametrize("bit_depth", [8, 10])
+def test_x265_constant_qp_from_encoder_log(tmp_path, bit_depth):
+    csv = tmp_path / "frames.csv"
+    frames = synth_frames(8, 64, 48, bit_depth)
+    _encode(tmp_path / "q.mp4", frames, "libx265", qp=27, extra_params=f"csv={csv}:csv-log-level=1")
+    log = x265_csv_qps(csv)
+    assert len(log) == 8
+    assert log[0][0] == "I-SLICE" and {t for t, _ in log[1:]} == {"P-SLICE"}
+    assert all(qp == 27.0 for _, qp in log), log
+
+
+def test_qp_params_keep_filters_on_and_b_frames_off():
+    for codec in ("libx265", "libx264"):
+        params = dict(kv.split("=", 1) for kv in qp_codec_params(codec, 32).split(":"))
+        assert params["qp"] == "32" and params["ipratio"] == "1" and params["pbratio"] == "1"
+        assert params["bframes"] == "0" and params["deblock"] == "0,0"
+    assert "sao=1" in qp_codec_params("libx265", 32)
+
+
+def test_ten_bit_x265_round_trip(tmp_path):
+    frames = synth_frames(4, 64, 48, 10)
+    _encode(tmp_path / "t.mp4", frames, "libx265", qp=22)
+    info = probe_video(tmp_path / "t.mp4")
+    assert info.pix_fmt == "yuv420p10le" and info.num_frames == 4
+    decoded = list(decode_video(tmp_path / "t.mp4"))
+    assert decoded[0].y.dtype == np.uint16
+    assert psnr_db(decoded[2].y, frames[2].y, peak=1023) > 30
+
+
+def test_timestamps_default_and_kept(tmp_path):
+    frames = synth_frames(3, 64, 48)
+    _encode(tmp_path / "d.mkv", frames, "ffv1")
+    info = probe_video(tmp_path / "d.mkv")
+    assert info.fps == Fraction(25) and info.num_frames == 3
+    shifted = [f.__class__(f.y, f.u, f.v, 8, pts=1000 + 40 * i) for i, f in enumerate(frames)]
+    with FrameEncoder(tmp_path / "k.mkv", "ffv1", 64, 48, Fraction(25), time_base=Fraction(1, 1000)) as enc:
+        for frame in shifted:
+            enc.write(frame)
+    assert [f.pts for f in decode_video(tmp_path / "k.mkv")] == [1000, 1040, 1080]
+
+
+def test_colour_tags_are_written(tmp_path):
+    tags = {"color_range": "tv", "color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709"}
+    _encode(tmp_path / "c.mp4", synth_frames(2, 64, 48), "libx264", qp=30, color=tags)
+    assert probe_video(tmp_path / "c.mp4").color == tags
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(RayqeError, match="unknown codec"):
+        FrameEncoder(tmp_path / "x.mp4", "vp9", 64, 48, Fraction(25))
+    with pytest.raises(RayqeError, match="even width and height"):
+        FrameEncoder(tmp_path / "x.mp4", "libx265", 65, 48, Fraction(25), qp=30)
+    with pytest.raises(RayqeError, match=r"outside 0\.\.51"):
+        FrameEncoder(tmp_path / "x.mp4", "libx264", 64, 48, Fraction(25), qp=52)
+    with FrameEncoder(tmp_path / "x.mkv", "ffv1", 64, 48, Fraction(25)) as enc:
+        with pytest.raises(RayqeError, match="does not match"):
+            enc.write(synth_frames(1, 32, 48)[0])
+        enc.write(synth_frames(1, 64, 48)[0])
+
+
+def test_gop_is_content_independent(tmp_path):
+    """One I-frame, then only P-frames: no scene-cut I-frames even when the content jumps."""
+    frames = synth_frames(4, 64, 48, seed=1) + synth_frames(4, 64, 48, seed=2)[::-1]
+    _encode(tmp_path / "g.mp4", frames, "libx264", qp=30)
+    assert [t for t, _ in h264_frame_qps(tmp_path / "g.mp4")] == ["I"] + ["P"] * 7
+
+
+def test_crf_mode_encodes_and_orders_by_quality(tmp_path):
+    frames = synth_frames(4, 64, 48)
+    low = _encode(tmp_path / "lo.mp4", frames, "libx264", crf=18).bytes_written
+    high = _encode(tmp_path / "hi.mp4", frames, "libx264", crf=40).bytes_written
+    assert low > high > 0
+
+
+def _encoder_options_sei(path) -> str:
+    """The options string x264/x265 write into their user-data SEI (what the encoder really used)."""
+    import av
+
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        sei = [bytes(sd) for sd in frame.side_data if sd.type.name == "SEI_UNREGISTERED"]
+    assert sei, "no encoder SEI"
+    return sei[0][16:].decode("utf-8", "replace").split("options:", 1)[1]
+
+
+def test_x264_really_runs_the_protocol(tmp_path):
+    _encode(tmp_path / "o.mp4", synth_frames(2, 64, 48), "libx264", qp=32, preset="ultrafast")
+    options = _encoder_options_sei(tmp_path / "o.mp4").split()
+    for want in ("deblock=1:0:0", "bframes=0", "qp=32", "ip_ratio=1.00", "scenecut=0", "sliced_threads=0"):
+        assert want in options, (want, options)
+
+
+def test_x265_really_runs_the_protocol(tmp_path, monkeypatch):
+    from rayqe.video import encode
+
+    monkeypatch.setattr(encode, "X265_NO_INFO", "info=1")  # compress strips this SEI; switch it on to look
+    _encode(tmp_path / "o.mp4", synth_frames(2, 64, 48), "libx265", qp=32, preset="ultrafast")
+    options = _encoder_options_sei(tmp_path / "o.mp4").split()
+    for want in (
+        "rc=cqp",
+        "qp=32",
+        "ipratio=1.00",
+        "bframes=0",
+        "deblock=0:0",
+        "sao",
+        "aq-mode=0",
+        "scenecut=0",
+    ):
+        assert want in options, (want, options)
