@@ -37,6 +37,9 @@ VIDEO_SUFFIXES = frozenset(
 MANIFEST_SUFFIXES = frozenset({".txt", ".lst", ".list", ".manifest"})
 TEMP_MARKER = ".rayqe-tmp-"  # in the names of uncommitted files; never listed as inputs or outputs
 S3_MAX_ATTEMPTS = 8  # botocore standard mode: exponential backoff with jitter on throttling / 5xx / resets
+# Fetched S3 inputs kept per node: enough for the videos a node's actors work on at once, bounded so an
+# archive run never fills the disk. Least recently used files go first (a reader holding one open keeps it).
+CACHE_MAX_BYTES = 20 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -300,11 +303,17 @@ def read_bytes(uri: str, config: StorageConfig | None = None) -> bytes:
         raise _s3_error(err, uri) from None
 
 
-def fetch(uri: str, cache_dir: str | Path, config: StorageConfig | None = None) -> Path:
+def fetch(
+    uri: str,
+    cache_dir: str | Path,
+    config: StorageConfig | None = None,
+    max_cache_bytes: int = CACHE_MAX_BYTES,
+) -> Path:
     """A local path holding `uri`'s bytes: the path itself when local, else a cached download.
 
     Downloads land under a temp name and are renamed when complete, so a killed download is never
     reused. The cache name hashes the URI and object size, so a replaced object is fetched again.
+    After a download the cache is trimmed to `max_cache_bytes`, least recently used first.
     """
     if not is_s3(uri):
         if not Path(uri).is_file():
@@ -314,6 +323,7 @@ def fetch(uri: str, cache_dir: str | Path, config: StorageConfig | None = None) 
     digest = hashlib.sha256(f"{uri}\0{size}".encode()).hexdigest()[:24]
     target = Path(cache_dir) / f"{digest}{PurePosixPath(uri).suffix[:8]}"
     if target.is_file() and target.stat().st_size == size:
+        os.utime(target)  # recently used: evicted last
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{TEMP_MARKER}{uuid.uuid4().hex}{target.name}")
@@ -325,7 +335,19 @@ def fetch(uri: str, cache_dir: str | Path, config: StorageConfig | None = None) 
         raise _s3_error(err, uri) from None
     finally:
         tmp.unlink(missing_ok=True)
+    _trim_cache(Path(cache_dir), max_cache_bytes, keep=target)
     return target
+
+
+def _trim_cache(cache_dir: Path, max_bytes: int, keep: Path) -> None:
+    files = [p for p in cache_dir.iterdir() if p.is_file() and TEMP_MARKER not in p.name and p != keep]
+    stats = {p: p.stat() for p in files}
+    total = sum(s.st_size for s in stats.values()) + keep.stat().st_size
+    for path in sorted(files, key=lambda p: stats[p].st_mtime):
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= stats[path].st_size
 
 
 # --------------------------------------------------------------------------------------------- writing
@@ -385,3 +407,9 @@ def delete(uri: str, config: StorageConfig | None = None) -> None:
         s3_client(config).delete_object(Bucket=bucket, Key=key)
     except _botocore_errors() as err:
         raise _s3_error(err, uri) from None
+
+
+def remove_dir_if_empty(uri: str) -> None:
+    """Tidy a local scratch folder once its files are gone (S3 has no folders: nothing to do)."""
+    if not is_s3(uri) and Path(uri).is_dir() and not any(Path(uri).iterdir()):
+        Path(uri).rmdir()

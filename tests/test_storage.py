@@ -98,6 +98,8 @@ def test_s3_list_fetch_put_and_errors(s3_endpoint, tmp_path):  # noqa: F811
         local.read_bytes() == b"bb"
         and storage.fetch("s3://store/in/d/b.mkv", tmp_path / "cache", config) == local
     )
+    storage.fetch("s3://store/in/a.mp4", tmp_path / "cache", config, max_cache_bytes=2)  # evicts b.mkv
+    assert not local.exists() and len(list((tmp_path / "cache").iterdir())) == 1
     src = tmp_path / "f.bin"
     src.write_bytes(b"payload")
     storage.put_file(src, "s3://store/out/f.bin", config)

@@ -193,6 +193,8 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
         shutil.rmtree(work, ignore_errors=True)
         for segment in segments:
             storage.delete(segment, config.storage)
+        if video.get("segment_prefix"):
+            storage.remove_dir_if_empty(video["segment_prefix"])
     row[S.END_UNIX_S] = time.time()
     row[S.WALL_S] = row[S.END_UNIX_S] - row[S.START_UNIX_S] if row[S.START_UNIX_S] else None
     return row

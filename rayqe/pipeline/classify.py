@@ -26,6 +26,9 @@ from rayqe.pipeline.rows import map_rows
 log = logging.getLogger(__name__)
 
 
+WRITES = (S.LEVEL_EST, S.QP_EST, S.STAGES_PLANNED, S.POOL, S.CLASSIFY_S)
+
+
 def sample_range(frame_start: int, frame_count: int, classify_frames: int) -> tuple[int, int]:
     """(start, count) of the frames to classify: `classify_frames` consecutive ones centred in the chunk."""
     count = min(classify_frames, frame_count)
@@ -39,7 +42,7 @@ def make_classify_fn(config: EnhanceConfig, model: Any) -> Callable[[dict], dict
     cache_dir = default_cache_dir(config)
 
     def classify(row: dict) -> dict:
-        row = dict(row)
+        row = {**row, **dict.fromkeys(WRITES)}
         if row[S.STATUS] != S.STATUS_OK:
             return {**row, S.POOL: pool_for(None, config.light_max_stages)}
         t0 = time.perf_counter()

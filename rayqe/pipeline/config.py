@@ -4,6 +4,10 @@ Resources (actors per pool, CPUs/GPUs per actor, chunks per batch) live here and
 where each step is called; the steps themselves know nothing of Ray. `None` pool sizes and GPU shares are
 resolved against the cluster in `resolve_pools` (one GPU per full-pool actor, a quarter GPU per light-pool
 actor when the cluster has GPUs; CPU actors otherwise).
+
+An enhance actor decodes, runs the model and encodes in one call (no frames cross the object store). On a
+GPU cluster, give each actor half a GPU (`--full-gpus 0.5`) and a few CPUs so one actor's decode/encode
+overlaps the other's model time on the same GPU.
 """
 
 from __future__ import annotations

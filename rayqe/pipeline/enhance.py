@@ -37,6 +37,18 @@ NO_BFRAMES = "bframes=0"
 COLOR_COLUMNS = ("color_range", "color_primaries", "color_trc", "colorspace")
 
 
+WRITES = (
+    "segment_uri",
+    "pts",
+    S.STAGES_RUN,
+    S.DECODE_S,
+    S.ENHANCE_S,
+    S.ENCODE_S,
+    S.START_UNIX_S,
+    S.END_UNIX_S,
+)
+
+
 def segment_uri(row: dict, output_format: str) -> str:
     return storage.join(
         row["segment_prefix"], f"chunk-{row[S.CHUNK_INDEX]:06d}{SEGMENT_SUFFIX[output_format]}"
@@ -93,7 +105,7 @@ def make_enhance_fn(config: EnhanceConfig, model: Any, context: dict) -> Callabl
     cache_dir = default_cache_dir(config)
 
     def enhance(row: dict) -> dict:
-        row = {**row, **context, "segment_uri": None, "pts": None}
+        row = {**row, **dict.fromkeys(WRITES), **context}
         if row[S.STATUS] != S.STATUS_OK:
             return row
         row[S.START_UNIX_S] = time.time()

@@ -66,6 +66,21 @@ def output_uri_for(config: EnhanceConfig, key: str) -> str:
     return storage.output_uri(config.dst, key, output_suffix(key, config.output_format, config.output_codec))
 
 
+def input_rows(config: EnhanceConfig, items: list) -> list[dict]:
+    """Listed inputs -> rows for probing, with their output URI; two inputs may not share an output
+    (e.g. `a.avi` and `a.mkv` both become `a.mkv` with x264): that is a RayqeError naming both."""
+    rows, owners = [], {}
+    for item in items:
+        out = output_uri_for(config, item.key)
+        if out in owners:
+            raise RayqeError(f"{owners[out]} and {item.uri} would both be written to {out}")
+        owners[out] = item.uri
+        rows.append(
+            {S.VIDEO_URI: item.uri, "key": item.key, S.OUTPUT_URI: out, S.SIZE_BYTES_IN: item.size_bytes}
+        )
+    return rows
+
+
 def segment_prefix(config: EnhanceConfig, video_uri: str, size_bytes: int) -> str:
     """Scratch folder for one video's segments. Named by a hash of the input and every setting that changes
     the output bytes, so a rerun with the same settings finds its own segments and no other's."""
@@ -112,6 +127,7 @@ def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
         row = dict(item)
         uri = item[S.VIDEO_URI]
         row.update({S.STATUS: S.STATUS_OK, S.ERROR: None, S.START_UNIX_S: time.time()})
+        row.update(dict.fromkeys((*FACT_COLUMNS, "segment_prefix")))  # same columns in every row
         local = uri
         try:
             if item[S.SIZE_BYTES_IN] > config.limits.max_bytes:
@@ -141,6 +157,13 @@ def one_line(err: Exception, uri: str, local_path: str | None = None) -> str:
     if local_path and local_path != uri:
         text = text.replace(local_path, uri)
     return text if text.startswith(uri) else f"{uri}: {text}"
+
+
+FACT_COLUMNS = (
+    S.WIDTH, S.HEIGHT, S.BIT_DEPTH, S.PIX_FMT, S.CODEC_IN, S.FRAMES_IN, S.DURATION_S, S.FPS, "fps_num",
+    "fps_den", "tb_num", "tb_den", "color_range", "color_primaries", "color_trc", "colorspace",
+    S.NUM_AUDIO_STREAMS, S.NUM_SUBTITLE_STREAMS,
+)  # fmt: skip
 
 
 def video_facts(info: Any) -> dict:

@@ -16,7 +16,11 @@ def rows_of(batch: pa.Table) -> list[dict]:
 
 
 def batch_of(rows: Iterable[dict]) -> pa.Table:
-    return pa.Table.from_pylist(list(rows))
+    """Rows -> table with the union of their keys (missing -> null). `from_pylist` alone takes the first
+    row's keys and silently drops the others, e.g. timings that only successful chunks carry."""
+    rows = list(rows)
+    names = list(dict.fromkeys(key for row in rows for key in row))
+    return pa.Table.from_pylist([{name: row.get(name) for name in names} for row in rows])
 
 
 def map_rows(fn: Callable[[dict], dict], batch: pa.Table) -> pa.Table:

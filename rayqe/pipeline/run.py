@@ -7,6 +7,7 @@ rows (plan, level, timings, segment URIs) flow between steps, and frames live in
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -18,9 +19,10 @@ from rayqe.pipeline.classify import ClassifyActor
 from rayqe.pipeline.config import EnhanceConfig, PoolConfig, resolve_pools
 from rayqe.pipeline.enhance import EnhanceActor
 from rayqe.pipeline.model import load_model
-from rayqe.pipeline.plan import chunk_frames_for, make_probe_fn, output_uri_for, plan_chunks
+from rayqe.pipeline.plan import chunk_frames_for, input_rows, make_probe_fn, plan_chunks
 from rayqe.pipeline.progress import Progress
 from rayqe.pipeline.route import pool_expr
+from rayqe.pipeline.stats_sink import StatsSink
 from rayqe.pipeline.summary import RunSummary, summarize
 
 PROBE_NUM_CPUS = 0.25  # header parsing and (for S3) a download: mostly waiting, not computing
@@ -33,17 +35,20 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
     import ray
 
     config = config.validate()
+    # 1. list SRC (driver; names and sizes only, no input is opened here)          SRC -> N inputs
+    inputs = input_rows(config, storage.list_inputs(config.src, config.storage))
     started_ray = ensure_ray()
     try:
         resources = ray.cluster_resources()
         config = resolve_pools(config, resources.get("GPU", 0.0), resources.get("CPU", 1.0))
         run_id = config.run_id or S.new_run_id()
-        sink = S.StatsSink(config.stats_uri, run_id, config.storage)
+        sink = StatsSink(config.stats_uri, run_id, config.storage)
         t0 = time.time()
         try:
-            _run(config, sink)
+            _run(config, inputs, sink)
         finally:
             sink.flush()  # whatever happened, the rows gathered so far reach the stats folder
+        storage.remove_dir_if_empty(config.scratch_uri)
         return summarize(
             run_id,
             config.dst,
@@ -57,20 +62,9 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
             ray.shutdown()
 
 
-def _run(config: EnhanceConfig, sink: S.StatsSink) -> None:
+def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
     import ray
 
-    # 1. list SRC (driver; names and sizes only, no input is opened here)          SRC -> N inputs
-    items = storage.list_inputs(config.src, config.storage)
-    inputs = [
-        {
-            S.VIDEO_URI: it.uri,
-            "key": it.key,
-            S.OUTPUT_URI: output_uri_for(config, it.key),
-            S.SIZE_BYTES_IN: it.size_bytes,
-        }
-        for it in items
-    ]
     # 2. probe (Ray tasks: untrusted headers are parsed in workers)                 input -> video row, 1:1
     videos = ray.data.from_items(inputs).map(make_probe_fn(config), num_cpus=PROBE_NUM_CPUS).take_all()
     runnable = [v for v in videos if v[S.STATUS] == S.STATUS_OK]
@@ -191,4 +185,6 @@ def ensure_ray() -> bool:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset "execution finished" lines
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
     return started

@@ -139,6 +139,61 @@ VIDEO_SCHEMA = pa.schema(
     ]
 )
 
+COLUMN_DOCS = {
+    RUN_ID: "run that wrote the row (a rerun that resumes gets a new one)",
+    VIDEO_URI: "input video (local path or s3:// URI)",
+    OUTPUT_URI: "enhanced output it went to",
+    CHUNK_INDEX: "chunk number within the video, from 0",
+    FRAME_START: "first output frame of the chunk",
+    FRAME_COUNT: "frames the chunk contributes (margins excluded)",
+    WINDOW_FRAMES: "frames decoded and enhanced (chunk + temporal margins)",
+    WIDTH: "frame width, pixels",
+    HEIGHT: "frame height, pixels",
+    LEVEL_EST: "estimated degradation level (soft index, 0 = lightest)",
+    QP_EST: "QP the degradation estimator regressed",
+    STAGES_PLANNED: "stages the termination policy chose from the level",
+    STAGES_RUN: "stages actually run",
+    POOL: "actor pool: light (loads few stages) or full",
+    DECODE_S: "seconds decoding the window (and fetching the input)",
+    CLASSIFY_S: "seconds decoding sample frames and estimating the level",
+    ENHANCE_S: "seconds in the model",
+    ENCODE_S: "seconds encoding and committing the segment",
+    NODE_ID: "Ray node that ran the chunk",
+    DEVICE: "cpu or cuda",
+    ACTOR_NUM_CPUS: "CPUs reserved by the actor that ran it",
+    ACTOR_NUM_GPUS: "GPUs (fraction) reserved by the actor that ran it",
+    START_UNIX_S: "wall-clock start, seconds since the epoch",
+    END_UNIX_S: "wall-clock end, seconds since the epoch",
+    STATUS: "ok, error, or skipped (already complete from an earlier run)",
+    ERROR: "one-line reason when status is error",
+    FRAMES_IN: "frames in the input",
+    FRAMES_OUT: "frames written to the output",
+    NUM_CHUNKS: "chunks the video was split into",
+    DURATION_S: "duration of the input video",
+    FPS: "average frame rate of the input",
+    BIT_DEPTH: "bits per sample (8 or 10)",
+    PIX_FMT: "input pixel format",
+    CODEC_IN: "input video codec",
+    OUTPUT_CODEC: "output video codec",
+    OUTPUT_FORMAT: "video, or parquet (frames as rows)",
+    SIZE_BYTES_IN: "input file size",
+    SIZE_BYTES_OUT: "output file size",
+    NUM_AUDIO_STREAMS: "audio streams (copied untouched)",
+    NUM_SUBTITLE_STREAMS: "subtitle streams (copied untouched)",
+    WALL_S: "first chunk started -> output committed",
+}
+
+
+def describe_schemas() -> str:
+    """Markdown tables of both schemas (for the README), generated here so they cannot drift."""
+    lines = []
+    for title, schema in (("chunks-*.parquet", CHUNK_SCHEMA), ("videos-*.parquet", VIDEO_SCHEMA)):
+        lines += [f"`{title}`", "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| {f.name} | {f.type} | {COLUMN_DOCS[f.name]} |" for f in schema]
+        lines.append("")
+    return "\n".join(lines)
+
+
 CHUNKS_PREFIX = "chunks"
 VIDEOS_PREFIX = "videos"
 RUN_DIR_PREFIX = "run_id="
@@ -256,61 +311,3 @@ def latest_rows(table: pa.Table, key: list[str]) -> pa.Table:
         if j is None or end_value >= (float("-inf") if ends[j] is None else ends[j]):
             best[k] = i
     return table.take(sorted(best.values()))
-
-
-FLUSH_EVERY_S = 60.0  # a killed driver loses at most a minute of stats rows; a long run writes few files
-
-
-class StatsSink:
-    """Collects a run's rows (stats columns only) and writes them in parts: every FLUSH_EVERY_S and at end."""
-
-    def __init__(
-        self,
-        stats_uri: str,
-        run_id: str,
-        storage_config: storage.StorageConfig | None = None,
-        flush_every_s: float = FLUSH_EVERY_S,
-    ):
-        import time
-
-        self.stats_uri, self.run_id, self.storage_config = stats_uri, run_id, storage_config
-        self.flush_every_s = flush_every_s
-        self.chunks: list[dict] = []  # every row of the run (for the summary)
-        self.videos: list[dict] = []
-        self._flushed = (0, 0)
-        self._parts = 0
-        self._clock = time.monotonic
-        self._last = self._clock()
-
-    def add_chunk(self, row: Mapping[str, Any]) -> None:
-        self.chunks.append(_project(row, CHUNK_SCHEMA, self.run_id))
-        self._maybe_flush()
-
-    def add_video(self, row: Mapping[str, Any]) -> None:
-        self.videos.append(_project(row, VIDEO_SCHEMA, self.run_id))
-        self._maybe_flush()
-
-    def _maybe_flush(self) -> None:
-        if self._clock() - self._last >= self.flush_every_s:
-            self.flush()
-
-    def flush(self) -> list[str]:
-        c0, v0 = self._flushed
-        if c0 == len(self.chunks) and v0 == len(self.videos):
-            return []
-        written = write_stats(
-            self.stats_uri,
-            self.run_id,
-            self.chunks[c0:],
-            self.videos[v0:],
-            part=f"{self._parts:05d}",
-            storage_config=self.storage_config,
-        )
-        self._flushed = (len(self.chunks), len(self.videos))
-        self._parts += 1
-        self._last = self._clock()
-        return written
-
-
-def _project(row: Mapping[str, Any], schema: pa.Schema, run_id: str) -> dict:
-    return {**{name: row.get(name) for name in schema.names}, RUN_ID: run_id}

@@ -14,7 +14,7 @@ from rayqe.train.losses import drl_loss, level_accuracy
 # Crops per location and locations per batch: 16 x 2 = 32 crops, ~3 per (codec, QP) label, so most anchors
 # have a positive from other content and a hard negative with the same content.
 PER_LOCATION = 2
-DRL_PATCH = 64
+DRL_PATCH = 96
 
 
 def train_drl(config: TrainConfig) -> None:

@@ -7,6 +7,7 @@ what the termination calibration later measures in full.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -21,6 +22,18 @@ from rayqe.train.losses import deep_supervision_loss, weighted_mse
 
 VAL_PATCH = 128
 VAL_WINDOWS = 48
+# Linear warm-up: from zero-initialised exits, full-size Adam steps first make every exit worse (measured:
+# +1.6 dB of loss after 25 steps at 3e-4); a short ramp avoids the detour.
+WARMUP_STEPS = 200
+FINAL_LR_FRACTION = 0.05
+
+
+def lr_factor(step: int, total: int) -> float:
+    """Warm-up then cosine decay to FINAL_LR_FRACTION of the peak."""
+    if step < WARMUP_STEPS:
+        return (step + 1) / WARMUP_STEPS
+    progress = min((step - WARMUP_STEPS) / max(total - WARMUP_STEPS, 1), 1.0)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _psnr_db(mse: torch.Tensor) -> torch.Tensor:
@@ -67,7 +80,7 @@ def train_enhancer(config: TrainConfig) -> None:
         enhancer.load_state_dict(blob["enhancer"])
         opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps, eta_min=config.lr * 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
     model = prepare_model(enhancer)

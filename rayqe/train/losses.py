@@ -11,6 +11,10 @@ from rayqe.models.drl import LEVEL_QPS, DRLOutput, supcon_loss
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.5, 0.5)
 # Floor of the MSE inside the log: PSNR 60 dB. Keeps the log-ratio finite on flat, near-perfect patches.
 MSE_FLOOR = 1e-6
+# Contrastive term: at temperature 0.1 and weight 1 it sat at ln(N-1) (collapsed vectors) for 1000 steps on
+# our data while the level CE learned; a softer temperature and half weight let both move.
+CONTRASTIVE_TEMPERATURE = 0.2
+CONTRASTIVE_WEIGHT = 0.5
 
 
 def weighted_mse(a_bchw: torch.Tensor, b_bchw: torch.Tensor) -> torch.Tensor:
@@ -47,12 +51,12 @@ def drl_loss(
     parts = {"ce": float(ce.detach())}
     if not contrastive:
         return ce, parts
-    con = supcon_loss(out.vector, labels_b)
+    con = supcon_loss(out.vector, labels_b, temperature=CONTRASTIVE_TEMPERATURE)
     b, _, h, w = out.level_map_logits.shape
     map_ce = F.cross_entropy(out.level_map_logits, levels_b[:, None, None].expand(b, h, w))
     qp_l1 = F.smooth_l1_loss(out.qp / 51.0, qps_b / 51.0)
     parts.update(con=float(con.detach()), map_ce=float(map_ce.detach()), qp_l1=float(qp_l1.detach()))
-    return con + ce + 0.5 * map_ce + 2.0 * qp_l1, parts
+    return CONTRASTIVE_WEIGHT * con + ce + 0.5 * map_ce + 2.0 * qp_l1, parts
 
 
 def level_accuracy(out: DRLOutput, levels_b: torch.Tensor) -> float:

@@ -29,7 +29,7 @@ def test_options_reach_the_config(captured):
     assert result.exit_code == 0, result.output
     config = captured["config"]
     assert (config.src, config.dst, config.chunk_frames, config.output_codec) == (
-        "s3://b/in/",
+        "s3://b/in",
         "out",
         16,
         "ffv1",

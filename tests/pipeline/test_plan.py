@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import EnhanceConfig, InputLimits
-from rayqe.pipeline.plan import make_probe_fn, output_suffix, output_uri_for, plan_chunks, segment_prefix
+from rayqe.pipeline.plan import (
+    FACT_COLUMNS,
+    input_rows,
+    make_probe_fn,
+    output_suffix,
+    output_uri_for,
+    plan_chunks,
+    segment_prefix,
+    video_facts,
+)
+from rayqe.storage import InputItem
+from rayqe.video.probe import probe_video
 
 
 def _video(frames: int) -> dict:
@@ -68,6 +80,7 @@ def test_probe_fills_stream_facts(clip_dir, tmp_path):
     assert row[S.STATUS] == S.STATUS_OK, row[S.ERROR]
     assert (row[S.WIDTH], row[S.HEIGHT], row[S.FRAMES_IN], row[S.BIT_DEPTH]) == (96, 64, 10, 8)
     assert (row["fps_num"], row["fps_den"], row[S.NUM_AUDIO_STREAMS]) == (25, 1, 1)
+    assert set(video_facts(probe_video(clip_dir / "light_qp10.mp4"))) == set(FACT_COLUMNS)  # error rows match
 
 
 def test_probe_turns_bad_input_and_limits_into_error_rows(clip_dir, tmp_path):
@@ -92,3 +105,11 @@ def test_probe_skips_verified_outputs_only(clip_dir, tmp_path):
     broken = tmp_path / "broken.mp4"
     broken.write_bytes((clip_dir / "mid_qp30.mp4").read_bytes()[:300])  # present but not complete
     assert probe(_item(clip_dir / "mid_qp30.mp4", broken))[S.STATUS] == S.STATUS_OK
+
+
+def test_two_inputs_with_one_output_are_refused():
+    config = EnhanceConfig(src="in", dst="out")
+    rows = input_rows(config, [InputItem("in/a.mp4", "a.mp4", 1), InputItem("in/b.avi", "b.avi", 2)])
+    assert [r[S.OUTPUT_URI] for r in rows] == ["out/a.mp4", "out/b.mkv"]
+    with pytest.raises(RayqeError, match=r"both be written to out/a\.mkv"):
+        input_rows(config, [InputItem("in/a.avi", "a.avi", 1), InputItem("in/a.mkv", "a.mkv", 2)])

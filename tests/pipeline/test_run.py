@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import av
+import pyarrow.compute as pc
 import pytest
 
 from rayqe.pipeline import stats as S
@@ -45,13 +47,18 @@ def check_outputs(inputs: Path, outputs: Path) -> None:
 def test_folder_to_folder_with_stats_routing_and_resume(
     ray_local, fake_model_pickled_by_value, clip_dir, tmp_path
 ):
-    out = tmp_path / "out"
-    summary = run_enhance(small_config(str(clip_dir), str(out)))
-    assert (summary.videos_ok, summary.videos_failed, summary.frames_out) == (3, 0, 30), summary.errors
+    src, out = tmp_path / "in", tmp_path / "out"
+    shutil.copytree(clip_dir, src)
+    (src / "broken.mp4").write_text("not a video")  # one bad input must not cost the others
+    summary = run_enhance(small_config(str(src), str(out)))
+    assert (summary.videos_ok, summary.videos_failed, summary.frames_out) == (3, 1, 30), summary.errors
+    assert summary.errors[0][0] == str(src / "broken.mp4") and "not a readable video" in summary.errors[0][1]
     check_outputs(clip_dir, out)
+    assert not (out / "broken.mp4").exists() and not (out / "_rayqe_work").exists()
 
     chunks, videos = S.read_stats(str(out / "_stats"))
-    assert chunks.num_rows == 9 and videos.num_rows == 3
+    assert chunks.num_rows == 9 and videos.num_rows == 4
+    videos = videos.filter(pc.equal(videos.column(S.STATUS), S.STATUS_OK))
     rows = chunks.to_pylist()
     assert {r[S.STATUS] for r in rows} == {S.STATUS_OK}
     pools = {(Path(r[S.VIDEO_URI]).name, r[S.POOL]) for r in rows}
@@ -67,8 +74,8 @@ def test_folder_to_folder_with_stats_routing_and_resume(
     )
     assert all(v[S.FRAMES_IN] == v[S.FRAMES_OUT] == 10 for v in videos.to_pylist())
 
-    again = run_enhance(small_config(str(clip_dir), str(out)))  # resume: everything verified complete
-    assert (again.videos_ok, again.videos_skipped) == (0, 3)
+    again = run_enhance(small_config(str(src), str(out)))  # resume: complete outputs verified and skipped
+    assert (again.videos_ok, again.videos_skipped, again.videos_failed) == (0, 3, 1)
 
 
 @pytest.mark.s3

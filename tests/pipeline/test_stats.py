@@ -72,3 +72,21 @@ def test_empty_folder_gives_empty_tables(tmp_path):
 def test_run_ids_are_unique_and_sortable():
     a, b = S.new_run_id(), S.new_run_id()
     assert a != b and a[:8].isdigit()
+
+
+def test_every_column_is_documented():
+    text = S.describe_schemas()
+    for field in [*S.CHUNK_SCHEMA, *S.VIDEO_SCHEMA]:
+        assert f"| {field.name} | {field.type} |" in text
+
+
+def test_sink_flushes_parts_as_it_goes(tmp_path):
+    from rayqe.pipeline.stats_sink import StatsSink
+
+    sink = StatsSink(str(tmp_path), "r9", flush_every_s=0.0)  # every add writes a part
+    sink.add_chunk({**_chunk("ignored", 0, 1.0), "segment_uri": "x"})
+    sink.add_video(_video("ignored"))
+    assert len(list((tmp_path / "run_id=r9").iterdir())) == 2
+    assert sink.flush() == []  # nothing new
+    chunks, videos = S.read_stats(str(tmp_path))
+    assert chunks.column(S.RUN_ID).to_pylist() == ["r9"] and videos.num_rows == 1
