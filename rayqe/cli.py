@@ -250,3 +250,38 @@ def enhance_command(
     typer.echo(format_summary(summary))
     if summary.videos_failed:
         raise typer.Exit(1)
+
+
+@app.command("probe-drl")
+def probe_drl_command(
+    checkpoint: str = typer.Argument(..., help="A checkpoint with a DRL encoder."),
+    data: str = typer.Option("data", "--data", help="Data folder (scripts/fetch_training_data.sh)."),
+    split: str = typer.Option("test", "--split", help="Held-out split to probe."),
+    json_out: str | None = typer.Option(None, "--json", help="Write the probe result here."),
+) -> None:
+    """Content-decoupling probe of the degradation representation on held-out clips."""
+    import json
+    from pathlib import Path
+
+    from rayqe.train.probe import format_probe, probe
+
+    result = probe(Path(checkpoint), Path(data), split)
+    typer.echo(format_probe(result))
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=1, default=str) + "\n")
+
+
+@app.command("model-cost")
+def model_cost_command(
+    weights: str | None = typer.Option(None, "--weights", help="Checkpoint [default: shipped drl model]."),
+    height: int = typer.Option(720, "--height"),
+    width: int = typer.Option(1280, "--width"),
+) -> None:
+    """Parameters, GFLOPs and measured ms per frame of each model part and stage."""
+    from pathlib import Path
+
+    from rayqe.models.cost import format_cost, model_cost
+    from rayqe.models.restorer import Restorer
+
+    r = Restorer.load(Path(weights) if weights else None, policy="full")
+    typer.echo(format_cost(model_cost(r.drl, r.enhancer, height, width), height, width))

@@ -66,7 +66,9 @@ class DRLEncoder(nn.Module):
         self.level2 = nn.Sequential(nn.LeakyReLU(0.1), _conv(w1, w2, 2), nn.LeakyReLU(0.1), _conv(w2, w2))
         self.act = nn.LeakyReLU(0.1)
         # pooled = mean and std over positions: artifact strength is a second-order statistic
-        self.project = nn.Sequential(nn.Linear(2 * w2, w2), nn.LeakyReLU(0.1), nn.Linear(w2, config.vector_dim))
+        self.project = nn.Sequential(
+            nn.Linear(2 * w2, w2), nn.LeakyReLU(0.1), nn.Linear(w2, config.vector_dim)
+        )
         self.level_head = nn.Linear(2 * w2, config.num_levels)
         self.qp_head = nn.Linear(2 * w2, 1)
         self.level_map_head = nn.Conv2d(w2, config.num_levels, 1)

@@ -104,6 +104,8 @@ class PatchSampler:
         # sample clips in proportion to their area so big clips are not under-represented
         area = np.array([p.reference.y.shape[1] * p.reference.y.shape[2] for p in pairs], dtype=np.float64)
         self.clip_p = area / area.sum()
+        # patches larger than the smallest clip are shrunk to fit (tiny test clips, small val clips)
+        self.max_patch = min(min(p.reference.y.shape[1:]) for p in pairs) // 16 * 16
 
     def _loc(self, pair: ClipPair, patch: int) -> tuple[int, int]:
         _, h, w = pair.reference.y.shape
@@ -113,6 +115,7 @@ class PatchSampler:
 
     def windows(self, batch: int, patch: int, radius: int) -> dict[str, torch.Tensor]:
         """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,)."""
+        patch = min(patch, self.max_patch)
         wins, targets, levels = [], [], []
         for _ in range(batch):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]
@@ -141,6 +144,7 @@ class PatchSampler:
         """DRL batch: `locations` random (clip, frame, crop) each seen under `per_location` random
         (codec, QP) variants. Same-label crops from other locations are positives (same degradation,
         other content); same-location crops under other labels are hard negatives (same content)."""
+        patch = min(patch, self.max_patch)
         crops, labels, levels, qps = [], [], [], []
         for _ in range(locations):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]

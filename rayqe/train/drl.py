@@ -6,7 +6,6 @@ import torch
 
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import DRLEncoder
-from rayqe.models.enhancer import EnhancerConfig
 from rayqe.train.data import PatchSampler, load_split
 from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
 from rayqe.train.losses import drl_loss, level_accuracy
@@ -14,13 +13,12 @@ from rayqe.train.losses import drl_loss, level_accuracy
 # Crops per location and locations per batch: 16 x 2 = 32 crops, ~3 per (codec, QP) label, so most anchors
 # have a positive from other content and a hard negative with the same content.
 PER_LOCATION = 2
-DRL_PATCH = 96
 
 
 def train_drl(config: TrainConfig) -> None:
     from ray.train.torch import prepare_model
 
-    model_config = EnhancerConfig(conditioning="spatial" if config.kind == "drl" else "channel")
+    model_config = config.model_config()
     drl = DRLEncoder(model_config.drl)
     opt = torch.optim.Adam(drl.parameters(), lr=config.lr)
     last = config.run_dir / "last.pt"
@@ -33,7 +31,7 @@ def train_drl(config: TrainConfig) -> None:
     model = prepare_model(drl)
     sampler = PatchSampler(load_split(config.data_dir, "train"), seed=config.seed + state["step"])
     val = PatchSampler(load_split(config.data_dir, "val"), seed=12345)
-    val_batch = val.degradation_crops(64, PER_LOCATION, DRL_PATCH)
+    val_batch = val.degradation_crops(64, PER_LOCATION, config.patch)
     clock = Clock(config, state["elapsed_s"])
 
     def save() -> None:
@@ -49,7 +47,7 @@ def train_drl(config: TrainConfig) -> None:
             )
 
     while state["step"] < config.steps and not clock.over_budget():
-        batch = sampler.degradation_crops(config.batch, PER_LOCATION, DRL_PATCH)
+        batch = sampler.degradation_crops(config.batch, PER_LOCATION, config.patch)
         out = model(batch["crop"])
         loss, parts = drl_loss(out, batch["label"], batch["level"], batch["qp"], config.kind == "drl")
         opt.zero_grad(set_to_none=True)

@@ -65,9 +65,7 @@ def train_enhancer(config: TrainConfig) -> None:
     pre = load_checkpoint(config.drl_weights)
     if pre["kind"] != config.kind:
         raise RayqeError(f"{config.drl_weights} was pretrained for {pre['kind']!r}, not {config.kind!r}")
-    model_config = dataclasses.replace(
-        pre["config"], conditioning="spatial" if config.kind == "drl" else "channel"
-    )
+    model_config = dataclasses.replace(config.model_config(), drl=pre["config"].drl)  # encoder as pretrained
     drl = DRLEncoder(model_config.drl)
     drl.load_state_dict(pre["drl"])
     drl.eval().requires_grad_(False)  # frozen: the representation was learned in phase 1

@@ -38,6 +38,21 @@ class TrainConfig:
     num_workers: int = 1
     use_gpu: bool = False
     seed: int = 0
+    # Model size overrides (tests and experiments); None = the shipped model's defaults.
+    widths: tuple[int, int, int] | None = None
+    drl_widths: tuple[int, int, int] | None = None
+
+    def model_config(self):
+        """The EnhancerConfig this run trains: defaults, the kind's conditioning, and any width overrides."""
+        from rayqe.models.drl import DRLConfig
+        from rayqe.models.enhancer import EnhancerConfig
+
+        drl = DRLConfig() if self.drl_widths is None else DRLConfig(widths=tuple(self.drl_widths))
+        return EnhancerConfig(
+            conditioning="spatial" if self.kind == "drl" else "channel",
+            drl=drl,
+            **({} if self.widths is None else {"widths": tuple(self.widths)}),
+        )
 
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
@@ -45,7 +60,12 @@ class TrainConfig:
     @staticmethod
     def from_json(d: dict) -> TrainConfig:
         paths = {"data_dir", "run_dir", "drl_weights"}
-        return TrainConfig(**{k: (Path(v) if k in paths and v is not None else v) for k, v in d.items()})
+        return TrainConfig(
+            **{
+                k: (Path(v) if k in paths and v is not None else tuple(v) if isinstance(v, list) else v)
+                for k, v in d.items()
+            }
+        )
 
 
 def validate(config: TrainConfig) -> None:

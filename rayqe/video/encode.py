@@ -124,6 +124,10 @@ class FrameEncoder:
         stream.width, stream.height = self.width, self.height
         stream.pix_fmt = _pix_fmt(self.bit_depth)
         self._time_base = Fraction(time_base) if time_base is not None else 1 / self.fps
+        # The encoder's time base is what frame pts are rebased to before encoding (PyAV rounds them into
+        # codec_context.time_base, which defaults to 1/fps: VFR or finer source stamps would collapse).
+        # stream.time_base is only a wish: muxers replace it (Matroska: 1/1000) and packets are rescaled.
+        stream.codec_context.time_base = self._time_base
         stream.time_base = self._time_base
         options: dict[str, str] = {}
         params = []
@@ -164,7 +168,7 @@ class FrameEncoder:
             )
         av_frame = av_frame_from_yuv(frame)
         av_frame.pts = frame.pts if self._keep_pts and frame.pts is not None else self._count
-        av_frame.time_base = self._time_base  # not stream.time_base: the muxer rewrites that one
+        av_frame.time_base = self._time_base  # the codec's time base; never stream.time_base (muxer's)
         self._mux(self._stream.encode(av_frame))
         self._count += 1
 

@@ -1,0 +1,83 @@
+"""End to end through Ray Train on tiny data: both phases, resume from last.pt, calibration, probe."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rayqe.errors import RayqeError
+from rayqe.models.checkpoint import load_checkpoint
+from rayqe.models.restorer import Restorer
+from rayqe.train.calibrate import calibrate
+from rayqe.train.loop import TrainConfig, run_training, validate
+from rayqe.train.probe import probe
+from rayqe.video.compress import compress_file
+from rayqe.video.encode import FrameEncoder
+from rayqe.video.frames import YuvFrame
+
+TINY = {"widths": (8, 8, 8), "drl_widths": (4, 6, 8), "threads": 1, "log_every": 1, "batch": 2, "patch": 32}
+
+
+def _clip(path: Path, seed: int, n: int = 6, h: int = 48, w: int = 64) -> None:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h + n, w + n)).astype(np.float32)
+    base = (base + np.roll(base, 1, 0) + np.roll(base, 1, 1)) / 3  # some spatial correlation
+    with FrameEncoder(path, "ffv1", w, h, Fraction(25)) as enc:
+        for t in range(n):
+            y = base[t : t + h, t : t + w].astype(np.uint8)
+            c = np.full((h // 2, w // 2), 128, np.uint8)
+            enc.write(YuvFrame(y, c, c.copy()))
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    for split, seeds in (("train", (1, 2)), ("val", (3,)), ("test", (4,))):
+        for s in seeds:
+            src = root / "pristine" / split / f"clip{s}.mkv"
+            src.parent.mkdir(parents=True, exist_ok=True)
+            _clip(src, s)
+            for codec in ("libx265", "libx264"):
+                for qp in (22, 42):
+                    compress_file(src, root / "compressed" / split / codec, codec, qp)
+    return root
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
+    pre = tmp_path / "pre"
+    cfg = TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=2, **TINY)
+    run_training(cfg)
+    assert load_checkpoint(pre / "last.pt")["training_state"]["step"] == 2
+    run_training(TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=4, **TINY))  # resumes
+    state = load_checkpoint(pre / "last.pt")["training_state"]
+    assert state["step"] == 4 and [r["step"] for r in state["history"]] == [1, 2, 3, 4]
+
+    run = tmp_path / "enh"
+    run_training(TrainConfig(tiny_data, run, phase="enhancer", kind="drl", steps=3, drl_weights=pre / "last.pt", **TINY))
+    blob = load_checkpoint(run / "last.pt")
+    assert blob["training_state"]["step"] == 3 and blob["enhancer"] is not None
+    assert "val_dpsnr_qp22" in blob["training_state"]["history"][-1]
+
+    shipped = tmp_path / "shipped.pt"
+    mapping = calibrate(run / "last.pt", tiny_data, shipped)
+    assert len(mapping.level_stages) == 5 and all(1 <= s <= 4 for s in mapping.level_stages)
+    assert list(mapping.level_stages) == sorted(mapping.level_stages)
+    restorer = Restorer.load(shipped)
+    assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
+
+    result = probe(pre / "last.pt", tiny_data, "test")
+    assert 0 <= result["level_accuracy"] <= 1 and result["vector"]["content_over_qp"] > 0
+
+
+def test_validate_rejects_bad_configs(tiny_data, tmp_path):
+    with pytest.raises(RayqeError, match="phase"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="bogus"))
+    with pytest.raises(RayqeError, match="drl-weights"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
+    with pytest.raises(RayqeError, match="no training data"):
+        validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
