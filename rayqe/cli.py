@@ -142,7 +142,9 @@ def _train_config(phase: str, kind: str, **kw) -> object:
     from rayqe.train.loop import TrainConfig
 
     paths = {"data_dir", "run_dir", "drl_weights"}
-    return TrainConfig(phase=phase, kind=kind, **{k: Path(v) if k in paths and v else v for k, v in kw.items()})
+    return TrainConfig(
+        phase=phase, kind=kind, **{k: Path(v) if k in paths and v else v for k, v in kw.items()}
+    )
 
 
 @app.command("train-drl")
@@ -160,8 +162,19 @@ def train_drl_command(
     """Phase 1: pretrain the degradation encoder with Ray Train (resumable)."""
     from rayqe.train.loop import run_training
 
-    cfg = _train_config("drl", kind, data_dir=data, run_dir=run, steps=steps, minutes=minutes, batch=batch,
-                        threads=threads, num_workers=workers, use_gpu=gpu, lr=1e-3)  # fmt: skip
+    cfg = _train_config(
+        "drl",
+        kind,
+        data_dir=data,
+        run_dir=run,
+        steps=steps,
+        minutes=minutes,
+        batch=batch,
+        threads=threads,
+        num_workers=workers,
+        use_gpu=gpu,
+        lr=1e-3,
+    )
     typer.echo(str(run_training(cfg)))
 
 
@@ -183,9 +196,21 @@ def train_command(
     """Phase 2: train the staged enhancer on the frozen encoder with Ray Train (resumable)."""
     from rayqe.train.loop import run_training
 
-    cfg = _train_config("enhancer", kind, data_dir=data, run_dir=run, drl_weights=drl_weights, steps=steps,
-                        minutes=minutes, batch=batch, patch=patch, lr=lr, threads=threads, num_workers=workers,
-                        use_gpu=gpu)  # fmt: skip
+    cfg = _train_config(
+        "enhancer",
+        kind,
+        data_dir=data,
+        run_dir=run,
+        drl_weights=drl_weights,
+        steps=steps,
+        minutes=minutes,
+        batch=batch,
+        patch=patch,
+        lr=lr,
+        threads=threads,
+        num_workers=workers,
+        use_gpu=gpu,
+    )
     typer.echo(str(run_training(cfg)))
 
 
@@ -239,13 +264,23 @@ def enhance_command(
         )
 
     config = EnhanceConfig(
-        src=src, dst=dst, stats=stats, weights=weights, chunk_frames=chunk_frames,
+        src=src,
+        dst=dst,
+        stats=stats,
+        weights=weights,
+        chunk_frames=chunk_frames,
         light_max_stages=None if light_max_stages < 0 else light_max_stages,
-        output_format=output_format, output_codec=output_codec, crf=crf, preset=preset,
-        classify_pool=pool(None, light_gpus), light_pool=pool(light_actors, light_gpus),
-        full_pool=pool(full_actors, full_gpus), storage=StorageConfig(s3_endpoint_url), resume=resume,
+        output_format=output_format,
+        output_codec=output_codec,
+        crf=crf,
+        preset=preset,
+        classify_pool=pool(None, light_gpus),
+        light_pool=pool(light_actors, light_gpus),
+        full_pool=pool(full_actors, full_gpus),
+        storage=StorageConfig(s3_endpoint_url),
+        resume=resume,
         progress=progress,
-    )  # fmt: skip
+    )
     summary = run_enhance(config)
     typer.echo(format_summary(summary))
     if summary.videos_failed:
@@ -285,3 +320,56 @@ def model_cost_command(
 
     r = Restorer.load(Path(weights) if weights else None, policy="full")
     typer.echo(format_cost(model_cost(r.drl, r.enhancer, height, width), height, width))
+
+
+@app.command("bench")
+def bench_command(
+    out: str = typer.Option("bench_out", "--out", help="Where bench.json, bench.md and the inputs go."),
+    clips: str | None = typer.Option(None, "--clips", help="Bundled clips (default: carphone)."),
+    qps: str | None = typer.Option(None, "--qps", help="Input QPs, comma-separated (default: 22,37)."),
+    frames: int | None = typer.Option(None, "--frames", help="Frames per clip (default: 16)."),
+    scales: str | None = typer.Option(None, "--scales", help="Memory runs at N x the videos (2,8)."),
+    weights: str | None = typer.Option(None, "--weights", help="Checkpoint (default: the shipped model)."),
+    chunk_frames: int | None = typer.Option(None, "--chunk-frames", help="Frames per chunk (default: auto)."),
+    work: str | None = typer.Option(None, "--work", help="Pipeline I/O (OUT/work; s3:// on a cluster)."),
+    s3_endpoint_url: str | None = typer.Option(None, help="S3-compatible endpoint (else AWS_ENDPOINT_URL)."),
+) -> None:
+    """Pipeline frames/s vs the model alone and decode+encode alone; routing on/off; memory vs videos."""
+    from pathlib import Path
+
+    from rayqe.bench import BenchConfig, format_table, run_bench
+    from rayqe.cli_args import parse_int_list, parse_qps
+    from rayqe.storage import StorageConfig
+
+    given = {
+        "clips": tuple(c.strip() for c in clips.split(",") if c.strip()) if clips else None,
+        "qps": tuple(parse_qps(qps)) if qps else None,
+        "frames": frames,
+        "scales": tuple(parse_int_list(scales, name="scales")) if scales else None,
+        "weights": weights,
+        "chunk_frames": chunk_frames,
+        "work_uri": work,
+    }
+    config = BenchConfig(
+        Path(out), storage=StorageConfig(s3_endpoint_url), **{k: v for k, v in given.items() if v is not None}
+    )
+    result = run_bench(config, echo=lambda line: typer.echo(line, err=True))
+    typer.echo(format_table(result))
+    typer.echo(f"written: {Path(out) / 'bench.json'}  {Path(out) / 'bench.md'}")
+
+
+@app.command("demo")
+def demo_command(
+    out: str = typer.Option("demo_out", "--out", help="Folder for inputs/, enhanced/ and the report."),
+    weights: str | None = typer.Option(None, "--weights", help="Checkpoint (default: the shipped model)."),
+    frames: int | None = typer.Option(None, "--frames", help="Frames per clip (default: 16)."),
+    qps: str | None = typer.Option(None, "--qps", help="Light and heavy QP (default: 22,37)."),
+) -> None:
+    """The main job on the bundled camera clips: compress, enhance, report, and ΔPSNR per video."""
+    from pathlib import Path
+
+    from rayqe.cli_args import parse_qps
+    from rayqe.demo import DemoConfig, run_demo
+
+    given = {"weights": weights, "frames": frames, "qps": tuple(parse_qps(qps)) if qps else None}
+    run_demo(DemoConfig(Path(out), **{k: v for k, v in given.items() if v is not None}), echo=typer.echo)

@@ -21,10 +21,11 @@ import functools
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from rayqe.errors import RayqeError
@@ -44,18 +45,27 @@ CACHE_MAX_BYTES = 20 * 1024**3
 
 @dataclass(frozen=True)
 class StorageConfig:
-    """Where S3 lives. None: boto3's own resolution (AWS_ENDPOINT_URL, profile, or AWS)."""
+    """Where S3 lives (None: boto3's own resolution: AWS_ENDPOINT_URL, profile, or AWS) and how often a
+    throttled / 5xx / reset request is tried in all. Credentials are never part of it (module doc)."""
 
     s3_endpoint_url: str | None = None
+    s3_max_attempts: int = S3_MAX_ATTEMPTS
 
 
 @dataclass(frozen=True)
 class InputItem:
-    """One listed input: its URI, the key its output mirrors (already sanitised) and its size."""
+    """One listed input: its URI, the key its output mirrors (already sanitised) and its size.
+
+    `version` identifies this content of the input (local mtime in ns, S3 ETag) so a replaced input is
+    never mistaken for the one an existing output was made from. `error`: the entry could not be listed
+    (e.g. a manifest line naming a missing file); the run reports it as that video's error row.
+    """
 
     uri: str
     key: str
     size_bytes: int
+    version: str = ""
+    error: str | None = None
 
 
 def is_s3(uri: str) -> bool:
@@ -103,32 +113,51 @@ def output_uri(dst: str, key: str, suffix: str | None = None) -> str:
 
 # --------------------------------------------------------------------------------------------- S3 client
 @functools.lru_cache(maxsize=4)
-def _client(endpoint_url: str | None):
+def _client(endpoint_url: str | None, max_attempts: int):
     import boto3
     from botocore.config import Config
 
-    retry = Config(retries={"max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"})
+    retry = Config(retries={"max_attempts": max_attempts, "mode": "standard"})
     return boto3.client("s3", endpoint_url=endpoint_url, config=retry)
 
 
 def s3_client(config: StorageConfig | None = None):
     """A boto3 S3 client for `config` (cached per process; boto3 clients are thread-safe)."""
-    return _client((config or StorageConfig()).s3_endpoint_url)
+    config = config or StorageConfig()
+    return _client(config.s3_endpoint_url, config.s3_max_attempts)
+
+
+S3_REASONS = {
+    "NoSuchBucket": "bucket does not exist",
+    "NoSuchKey": "object does not exist (deleted after listing?)",
+    "404": "object does not exist (deleted after listing?)",
+    "AccessDenied": "access denied",
+    "403": "access denied",
+    "InvalidAccessKeyId": "credentials rejected",
+    "SignatureDoesNotMatch": "credentials rejected",
+    "ExpiredToken": "credentials expired",
+    "NoCredentialsError": "no credentials found (environment, profile or instance role)",
+}
+# Still failing after botocore's retries with backoff: say so, so nobody retries by hand at once.
+S3_TRANSIENT_CODES = frozenset(
+    "SlowDown Throttling ThrottlingException RequestLimitExceeded 500 502 503 504 InternalError "
+    "ServiceUnavailable RequestTimeout EndpointConnectionError ConnectionClosedError ReadTimeoutError "
+    "ConnectTimeoutError ConnectionError".split()
+)
 
 
 def _s3_error(err: Exception, uri: str) -> RayqeError:
-    """botocore errors -> one clear line (no request ids, no credentials)."""
-    code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
-    reasons = {
-        "NoSuchBucket": "bucket does not exist",
-        "NoSuchKey": "object does not exist (deleted after listing?)",
-        "404": "object does not exist (deleted after listing?)",
-        "AccessDenied": "access denied",
-        "403": "access denied",
-        "InvalidAccessKeyId": "credentials rejected",
-        "SignatureDoesNotMatch": "credentials rejected",
-    }
-    return RayqeError(f"S3 {uri}: {reasons.get(str(code), str(code))}")
+    """botocore errors -> one clear line (no request ids, headers or credentials, which botocore's own
+    messages never carry either; only the error code is used)."""
+    code = str(getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__))
+    if code == "S3UploadFailedError":  # boto3's transfer manager wraps the ClientError in its text only
+        found = re.search(r"An error occurred \((\w+)\)", str(err))
+        code = found.group(1) if found else "upload failed"
+    if code in S3_REASONS:
+        return RayqeError(f"S3 {uri}: {S3_REASONS[code]}")
+    if code in S3_TRANSIENT_CODES:
+        return RayqeError(f"S3 {uri}: {code}, still failing after retries with backoff")
+    return RayqeError(f"S3 {uri}: {code}")
 
 
 def _botocore_errors() -> tuple[type[Exception], ...]:
@@ -145,22 +174,26 @@ def list_inputs(src: str, config: StorageConfig | None = None) -> list[InputItem
     line (`#` comments, blank lines ignored; relative paths are relative to the manifest). Folders and
     prefixes yield files with video suffixes only, skipping hidden names and rayqe's own `_stats`/temp
     files. Keys: path below the folder/prefix; basename for a single file; for manifest entries the
-    bucket+key or the path without its root. Sorted by key; duplicate keys are a RayqeError.
+    bucket+key or the path without its root. Sorted by key. Inputs whose keys collide after sanitising get
+    an `error` each (neither is written); a folder with no videos is a RayqeError.
     """
     if is_s3(src):
         items = _list_s3(src, config)
     else:
         items = _list_local(src, config)
-    keys: dict[str, str] = {}
-    for item in items:
-        if item.key in keys:
-            raise RayqeError(
-                f"two inputs map to the same output key {item.key!r}: {keys[item.key]}, {item.uri}"
-            )
-        keys[item.key] = item.uri
     if not items:
         raise RayqeError(f"no input videos found in {src}")
-    return sorted(items, key=lambda it: it.key)
+    by_key: dict[str, list[InputItem]] = {}
+    for item in items:
+        by_key.setdefault(item.key, []).append(item)
+    out = []
+    for key, group in by_key.items():  # e.g. 'a/../b.mp4' and 'a/b.mp4': neither may overwrite the other
+        for item in group:
+            if len(group) > 1 and item.error is None:
+                others = ", ".join(o.uri for o in group if o is not item)
+                item = replace(item, error=f"{item.uri} and {others} map to the same output name {key!r}")
+            out.append(item)
+    return sorted(out, key=lambda it: (it.key, it.uri))
 
 
 def _is_candidate(rel: str) -> bool:
@@ -177,7 +210,7 @@ def _list_local(src: str, config: StorageConfig | None) -> list[InputItem]:
     if path.is_file():
         if path.suffix.lower() in MANIFEST_SUFFIXES:
             return _from_manifest(path.read_text(encoding="utf-8"), str(path.parent.resolve()), config)
-        return [InputItem(str(path), sanitize_key(path.name), path.stat().st_size)]
+        return [_local_item(path, sanitize_key(path.name))]
     items = []
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_stats", "_rayqe")))
@@ -185,8 +218,13 @@ def _list_local(src: str, config: StorageConfig | None) -> list[InputItem]:
             full = Path(root) / name
             rel = full.relative_to(path).as_posix()
             if _is_candidate(rel):
-                items.append(InputItem(str(full), sanitize_key(rel), full.stat().st_size))
+                items.append(_local_item(full, sanitize_key(rel)))
     return items
+
+
+def _local_item(path: Path, key: str) -> InputItem:
+    st = path.stat()
+    return InputItem(str(path), key, st.st_size, version=str(st.st_mtime_ns))
 
 
 def _list_s3(src: str, config: StorageConfig | None) -> list[InputItem]:
@@ -194,39 +232,61 @@ def _list_s3(src: str, config: StorageConfig | None) -> list[InputItem]:
     client = s3_client(config)
     try:
         if key and not key.endswith("/"):
-            head = _head(client, bucket, key)
+            head = _head_object(client, bucket, key)
             if head is not None:  # an object: a manifest or one video
                 if PurePosixPath(key).suffix.lower() in MANIFEST_SUFFIXES:
                     text = read_bytes(src, config).decode("utf-8")
                     return _from_manifest(text, posixpath.dirname(src), config)
-                return [InputItem(src, sanitize_key(posixpath.basename(key)), head)]
+                size, etag = head
+                return [InputItem(src, sanitize_key(posixpath.basename(key)), size, version=etag)]
             key += "/"
         items = []
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
             for obj in page.get("Contents", []):
                 rel = obj["Key"][len(key) :]
                 if _is_candidate(rel):
-                    items.append(
-                        InputItem(f"{S3_SCHEME}{bucket}/{obj['Key']}", sanitize_key(rel), obj["Size"])
-                    )
+                    uri = f"{S3_SCHEME}{bucket}/{obj['Key']}"
+                    items.append(_s3_item(uri, rel, obj["Size"], obj.get("ETag", "")))
         return items
     except _botocore_errors() as err:
         raise _s3_error(err, src) from None
 
 
-def _head(client, bucket: str, key: str) -> int | None:
-    """Size of an object, None if absent."""
+def _s3_item(uri: str, rel: str, size: int, etag: str) -> InputItem:
+    """A listed S3 object; a key with nothing usable left after sanitising is that input's error."""
+    try:
+        return InputItem(uri, sanitize_key(rel), size, version=etag.strip('"'))
+    except RayqeError as err:
+        return InputItem(uri, _unnamed_key(uri), size, error=str(err))
+
+
+def _unnamed_key(uri: str) -> str:
+    """A placeholder key for an input whose name leaves nothing after sanitising (it is never written)."""
+    return f"_unnamed/{hashlib.sha256(uri.encode()).hexdigest()[:16]}"
+
+
+def _head_object(client, bucket: str, key: str) -> tuple[int, str] | None:
+    """(size, ETag) of an object, None if absent."""
     from botocore.exceptions import ClientError
 
     try:
-        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        head = client.head_object(Bucket=bucket, Key=key)
     except ClientError as err:
         if err.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
+    return int(head["ContentLength"]), str(head.get("ETag", "")).strip('"')
+
+
+def _head(client, bucket: str, key: str) -> int | None:
+    """Size of an object, None if absent."""
+    head = _head_object(client, bucket, key)
+    return None if head is None else head[0]
 
 
 def _from_manifest(text: str, base: str, config: StorageConfig | None) -> list[InputItem]:
+    """Manifest lines -> items. An entry that is missing or unusable becomes an item with `error` (that
+    video's error row), so one stale line does not stop the batch."""
     items = []
     for line in text.splitlines():
         entry = line.strip()
@@ -234,17 +294,32 @@ def _from_manifest(text: str, base: str, config: StorageConfig | None) -> list[I
             continue
         if is_s3(entry):
             bucket, key = split_s3(entry)
-            items.append(InputItem(entry, sanitize_key(f"{bucket}/{key}"), size_bytes(entry, config)))
+            uri, key = entry, f"{bucket}/{key}"
+        elif is_s3(base):
+            uri, key = join(base, entry), entry
+        else:
+            full = Path(entry) if Path(entry).is_absolute() else Path(base) / entry
+            uri = str(full)
+            key = entry if not Path(entry).is_absolute() else str(full.resolve())
+        try:
+            safe = sanitize_key(key)
+        except RayqeError as err:
+            items.append(InputItem(uri, _unnamed_key(uri), 0, error=f"manifest entry {entry!r}: {err}"))
             continue
-        if is_s3(base):
-            uri = join(base, entry)
-            items.append(InputItem(uri, sanitize_key(entry), size_bytes(uri, config)))
-            continue
-        full = Path(entry) if Path(entry).is_absolute() else Path(base) / entry
-        if not full.is_file():
-            raise RayqeError(f"manifest entry not found: {entry}")
-        key = entry if not Path(entry).is_absolute() else str(full.resolve())
-        items.append(InputItem(str(full), sanitize_key(key), full.stat().st_size))
+        try:
+            if is_s3(uri):
+                head = _head_object(s3_client(config), *split_s3(uri))
+                if head is None:
+                    raise RayqeError(f"S3 {uri}: object does not exist")
+                items.append(InputItem(uri, safe, head[0], version=head[1]))
+            elif Path(uri).is_file():
+                items.append(_local_item(Path(uri), safe))
+            else:
+                raise RayqeError(f"manifest entry not found: {entry}")
+        except _botocore_errors() as err:
+            items.append(InputItem(uri, safe, 0, error=str(_s3_error(err, uri))))
+        except RayqeError as err:
+            items.append(InputItem(uri, safe, 0, error=str(err)))
     return items
 
 
@@ -373,12 +448,12 @@ def commit(local_tmp: str | Path, uri: str, config: StorageConfig | None = None)
             os.replace(local_tmp, uri)
             return
         bucket, key = split_s3(uri)
-        try:
+        from boto3.exceptions import S3UploadFailedError
+
+        try:  # a failed multipart upload is aborted by boto3: nothing becomes visible at `uri`
             s3_client(config).upload_file(str(local_tmp), bucket, key)
-        except _botocore_errors() as err:
+        except (*_botocore_errors(), S3UploadFailedError) as err:
             raise _s3_error(err, uri) from None
-        except Exception as err:  # boto3's transfer manager wraps client errors in S3UploadFailedError
-            raise RayqeError(f"S3 {uri}: upload failed: {err}") from None
     finally:
         local_tmp.unlink(missing_ok=True)
 
@@ -407,6 +482,28 @@ def delete(uri: str, config: StorageConfig | None = None) -> None:
         s3_client(config).delete_object(Bucket=bucket, Key=key)
     except _botocore_errors() as err:
         raise _s3_error(err, uri) from None
+
+
+def delete_tree(uri: str, config: StorageConfig | None = None) -> None:
+    """Remove a scratch folder/prefix and everything below it, uncommitted temp files included."""
+    if not is_s3(uri):
+        shutil.rmtree(uri, ignore_errors=True)
+        return
+    for item in list_files(uri, config=config):
+        delete(item, config)
+
+
+def check_writable(uri: str, config: StorageConfig | None = None) -> None:
+    """Fail fast, before any work, when outputs could not be written below `uri` (missing bucket, access
+    denied, read-only folder): writes and deletes one small probe object under `uri`."""
+    probe = join(uri, f"_rayqe_write_probe-{uuid.uuid4().hex}")
+    try:
+        put_bytes(probe, b"rayqe", config)
+        delete(probe, config)
+    except OSError as err:
+        raise RayqeError(f"cannot write to {uri}: {err.strerror or err}") from None
+    except RayqeError as err:
+        raise RayqeError(f"cannot write to {uri}: {str(err).split(': ', 1)[-1]}") from None
 
 
 def remove_dir_if_empty(uri: str) -> None:

@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+from rayqe.models.checkpoint import load_checkpoint
 from rayqe.train.calibrate import calibrate
 from rayqe.train.loop import TrainConfig, run_training
 
@@ -35,6 +36,11 @@ def _parallel(configs: list[TrainConfig]) -> None:
         raise errors[0]
 
 
+def _steps_done(run: Path) -> int:
+    last = run / "last.pt"
+    return load_checkpoint(last)["training_state"]["step"] if last.exists() else 0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data"))
@@ -50,14 +56,36 @@ def main() -> None:
     kinds = args.kinds.split(",")
     ray.init(num_cpus=args.threads * len(kinds), include_dashboard=False)
     pre = {k: args.runs / f"{k}_pretrain" for k in kinds}
+    todo = [k for k in kinds if _steps_done(pre[k]) < args.drl_steps]  # phase 1 already finished: skip it
     _parallel(
-        [TrainConfig(args.data, pre[k], phase="drl", kind=k, steps=args.drl_steps, batch=16, lr=1e-3,
-                     threads=args.threads) for k in kinds]  # fmt: skip
+        [
+            TrainConfig(
+                args.data,
+                pre[k],
+                phase="drl",
+                kind=k,
+                steps=args.drl_steps,
+                batch=16,
+                lr=1e-3,
+                threads=args.threads,
+            )
+            for k in todo
+        ]
     )
     main_runs = {k: args.runs / f"{k}_enhancer" for k in kinds}
     _parallel(
-        [TrainConfig(args.data, main_runs[k], phase="enhancer", kind=k, steps=args.steps,
-                     drl_weights=pre[k] / "last.pt", threads=args.threads) for k in kinds]  # fmt: skip
+        [
+            TrainConfig(
+                args.data,
+                main_runs[k],
+                phase="enhancer",
+                kind=k,
+                steps=args.steps,
+                drl_weights=pre[k] / "last.pt",
+                threads=args.threads,
+            )
+            for k in kinds
+        ]
     )
     for k in kinds:
         mapping = calibrate(main_runs[k] / "last.pt", args.data, args.runs / f"rayqe_{k}_final.pt")

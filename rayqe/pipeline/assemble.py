@@ -7,7 +7,14 @@ Timestamps: every video packet is stamped with the exact source timestamp of its
 chunk rows as `pts`; segments have no B-frames, so packet order = frame order) in the source time base, so
 the output keeps the input's frame rate, VFR timing and start offset. Audio and subtitle packets are copied
 with their own timestamps, merged with the video by time so the muxer interleaves them without buffering
-whole streams. The output is written to a temp file and committed in one step (storage.commit).
+whole streams. The output is written to a temp file and committed in one step (storage.commit), tagged
+with the video's fingerprint (resume.FINGERPRINT_KEY) so a rerun can verify it was made from this input.
+
+Lost frames (decode_window could not produce them; each chunk counts its own): a video with more than
+`limits.max_lost_frames` of them fails with the count and the first lost frame, and nothing is written;
+at or below the limit it is written with each lost frame replaced by its nearest decoded neighbour
+(timing kept), and the count goes into `frames_lost` and the note. The default limit is 0: an archive
+copy that silently misses frames is worse than a clear error and a rerun with a higher limit.
 """
 
 from __future__ import annotations
@@ -41,14 +48,22 @@ class SegmentCollector:
         self.expected = {v[S.VIDEO_URI]: v[S.NUM_CHUNKS] for v in videos}
         self.rows: dict[str, dict[int, dict]] = {uri: {} for uri in self.expected}
 
+    def has(self, chunk: dict) -> bool:
+        """True when this chunk's row already arrived (Ray re-ran a task whose result was delivered): the
+        caller drops the second row, so stats and assembly see each chunk exactly once."""
+        return chunk[S.CHUNK_INDEX] in self.rows[chunk[S.VIDEO_URI]]
+
     def add(self, chunk: dict) -> list[dict] | None:
-        """Record a chunk row; returns the video's chunk rows in order once all have arrived (else None).
-        A chunk seen twice (a retried task) replaces its earlier row instead of counting twice."""
+        """Record a chunk row; returns the video's chunk rows in order once all have arrived (else None)."""
         uri = chunk[S.VIDEO_URI]
         self.rows[uri][chunk[S.CHUNK_INDEX]] = chunk
         if len(self.rows[uri]) < self.expected[uri]:
             return None
         return [self.rows[uri][i] for i in sorted(self.rows[uri])]
+
+    def missing(self, planned: Sequence[dict]) -> list[dict]:
+        """The planned chunk rows that never arrived (their worker died on every attempt)."""
+        return [c for c in planned if c[S.CHUNK_INDEX] not in self.rows[c[S.VIDEO_URI]]]
 
     def pending(self) -> list[str]:
         return [uri for uri, rows in self.rows.items() if len(rows) < self.expected[uri]]
@@ -101,6 +116,9 @@ def _copied_packets(source, stream_map: dict) -> Iterator[tuple[float, int, int,
         yield _time_s(ts, packet.time_base), 1, next(seq), packet
 
 
+MP4_FAMILY = (".mp4", ".m4v", ".mov")  # keep custom metadata keys only with movflags=use_metadata_tags
+
+
 def concat_segments(
     segment_paths: Sequence[Path],
     pts_lists: Sequence[Sequence[int | None]],
@@ -109,14 +127,18 @@ def concat_segments(
     out_path: Path,
     time_base: Fraction,
     fps: Fraction,
+    metadata: dict[str, str] | None = None,
 ) -> int:
-    """Mux the segments' video and the source's audio/subtitle streams into `out_path`; returns frames."""
+    """Mux the segments' video and the source's audio/subtitle streams into `out_path` (container tags
+    `metadata`); returns frames."""
     frames = 0
+    options = {"movflags": "use_metadata_tags"} if out_path.suffix.lower() in MP4_FAMILY else {}
     with (
         av.open(str(segment_paths[0])) as first,
         av.open(str(source_path)) as source,
-        av.open(str(out_path), "w") as out,
+        av.open(str(out_path), "w", options=options) as out,
     ):
+        out.metadata.update(metadata or {})
         video_out = out.add_stream_from_template(first.streams.video[0])
         video_out.time_base = time_base
         stream_map = {}
@@ -135,15 +157,20 @@ def concat_segments(
     return frames
 
 
-def concat_frame_parts(part_paths: Sequence[Path], out_path: Path) -> int:
-    """Concatenate chunk Parquet parts (FRAME_SCHEMA) into one file, part by part; returns rows written."""
+def concat_frame_parts(
+    part_paths: Sequence[Path], out_path: Path, metadata: dict[str, str] | None = None
+) -> int:
+    """Concatenate chunk Parquet parts (FRAME_SCHEMA) into one file, part by part (schema metadata
+    `metadata`); returns rows written."""
     rows = 0
     writer = None
     try:
         for path in part_paths:
             table = pq.read_table(str(path))
             if writer is None:
-                writer = pq.ParquetWriter(str(out_path), table.schema, compression="zstd")
+                schema = table.schema.with_metadata({**(table.schema.metadata or {}), **(metadata or {})})
+                writer = pq.ParquetWriter(str(out_path), schema, compression="zstd")
+            table = table.replace_schema_metadata(writer.schema.metadata)
             writer.write_table(table)
             rows += table.num_rows
     finally:
@@ -152,23 +179,50 @@ def concat_frame_parts(part_paths: Sequence[Path], out_path: Path) -> int:
     return rows
 
 
+def lost_frames_check(video: dict, chunks: list[dict], max_lost: int) -> tuple[int, int, str | None]:
+    """(frames lost, frames concealed, note) over a video's chunks; RayqeError when more frames were lost
+    than `max_lost` (module doc)."""
+    lost = sum(c.get(S.FRAMES_LOST) or 0 for c in chunks)
+    concealed = sum(c.get(S.FRAMES_CONCEALED) or 0 for c in chunks)
+    first = min((c["lost_at"] for c in chunks if c.get("lost_at") is not None), default=None)
+    if lost > max_lost:
+        raise RayqeError(
+            f"{lost} of {video[S.FRAMES_IN]} frames could not be decoded (corrupt or missing data, first at "
+            f"frame {first}); {max_lost} allowed (max_lost_frames); not written"
+        )
+    notes = []
+    if lost:
+        notes.append(
+            f"{lost} frames lost to corrupt or missing data (first at frame {first}), filled by neighbours"
+        )
+    if concealed:
+        notes.append(f"{concealed} frames decoded with errors concealed by the decoder")
+    return lost, concealed, "; ".join(notes) or None
+
+
 def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> dict:
     """One video's final step -> its VIDEO_SCHEMA row. Failed chunks fail the video (first error reported);
-    segments are deleted once the output is committed or the video has failed."""
+    the scratch folder of its segments (with any temp file a killed attempt left) is removed afterwards."""
+    from rayqe.pipeline.resume import FINGERPRINT_KEY
+
     row = {**video, S.NUM_CHUNKS: len(chunks), S.STATUS: S.STATUS_OK, S.ERROR: None}
     starts = [c[S.START_UNIX_S] for c in chunks if c.get(S.START_UNIX_S) is not None]
     row[S.START_UNIX_S] = min(starts) if starts else video.get(S.START_UNIX_S)
     uri, out_uri = video[S.VIDEO_URI], video[S.OUTPUT_URI]
     failed = [c for c in chunks if c[S.STATUS] != S.STATUS_OK]
     segments = [c["segment_uri"] for c in chunks if c.get("segment_uri")]
+    tags = {FINGERPRINT_KEY: video["fingerprint"]} if video.get("fingerprint") else {}
     work = Path(tempfile.mkdtemp(prefix="rayqe-assemble-"))
     try:
         if failed:
             raise RayqeError(failed[0][S.ERROR] or f"chunk {failed[0][S.CHUNK_INDEX]} failed")
+        lost, concealed, note = lost_frames_check(video, chunks, config.limits.max_lost_frames)
+        row.update({S.FRAMES_LOST: lost, S.FRAMES_CONCEALED: concealed})
+        row[S.NOTE] = "; ".join(n for n in (video.get(S.NOTE), note) if n) or None
         local_segments = [storage.fetch(s, work / "segments", config.storage) for s in segments]
         tmp = storage.temp_path_for(out_uri, work)
         if config.output_format == "parquet":
-            frames_out = concat_frame_parts(local_segments, tmp)
+            frames_out = concat_frame_parts(local_segments, tmp, tags)
         else:
             source = storage.fetch(uri, default_cache_dir(config), config.storage)
             frames_out = concat_segments(
@@ -179,6 +233,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
                 tmp,
                 Fraction(video["tb_num"], video["tb_den"]),
                 Fraction(video["fps_num"], video["fps_den"]),
+                tags,
             )
         if frames_out != video[S.FRAMES_IN]:
             raise RayqeError(f"assembled {frames_out} frames, expected {video[S.FRAMES_IN]}")
@@ -194,7 +249,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
         for segment in segments:
             storage.delete(segment, config.storage)
         if video.get("segment_prefix"):
-            storage.remove_dir_if_empty(video["segment_prefix"])
+            storage.delete_tree(video["segment_prefix"], config.storage)
     row[S.END_UNIX_S] = time.time()
     row[S.WALL_S] = row[S.END_UNIX_S] - row[S.START_UNIX_S] if row[S.START_UNIX_S] else None
     return row

@@ -37,7 +37,7 @@ def sample_range(frame_start: int, frame_count: int, classify_frames: int) -> tu
 
 def make_classify_fn(config: EnhanceConfig, model: Any) -> Callable[[dict], dict]:
     """Row fn (see module doc). A decode or model failure marks the row as an error; it never raises."""
-    from rayqe.video.decode import decode_video
+    from rayqe.video.decode import decode_window
 
     cache_dir = default_cache_dir(config)
 
@@ -50,9 +50,7 @@ def make_classify_fn(config: EnhanceConfig, model: Any) -> Callable[[dict], dict
         try:
             local = str(storage.fetch(uri, cache_dir, config.storage))
             start, count = sample_range(row[S.FRAME_START], row[S.FRAME_COUNT], config.classify_frames)
-            frames = list(decode_video(local, start, count))
-            if not frames:
-                raise RayqeError(f"no decodable frames at {start}")
+            frames = decode_window(local, start, count).frames  # lost frames: enhance counts them
             estimate = model.estimate_level(frames)
             stages = int(estimate.stages)
             row.update(

@@ -38,7 +38,16 @@ DEFAULT_CRF = 16.0  # visually transparent for x264/x265, so the enhancement is 
 DEFAULT_PRESET = "fast"  # x264 'fast' ≈ 2x 'medium' speed for ~5 % more bits on this 2-core machine
 MAX_PIXELS = 8192 * 4320  # 8K: larger frames are refused before decoding (memory safety)
 MAX_FRAMES = 10_000_000  # ~4.6 days at 25 fps; a declared count above this is a corrupt header
-MAX_INPUT_BYTES = 200 * 1024**3
+MAX_DURATION_S = 48 * 3600.0  # two days of footage; longer is a forged header or a loop recording
+MAX_INPUT_BYTES = 200 * 1024**3  # bigger than any one film master; fetched S3 inputs must fit a node's disk
+MAX_LOST_FRAMES = 0  # frames the decoder cannot produce fail their video unless the user allows some
+# A chunk's decoded window (frames + margins, 4:2:0) stays under this many bytes: at 8K even the minimum
+# chunk would otherwise hold ~1 GB of planes in one actor, plus the model's copy.
+MAX_WINDOW_BYTES = 512 * 1024 * 1024
+# Attempts per chunk when its worker process dies (OOM kill, segfault in a decoder, lost node): a retry
+# survives one bad node; a chunk that kills every worker it touches is a poison input, and fails alone.
+CHUNK_ATTEMPTS = 3
+FALLBACK_CODEC = "ffv1"  # encodes every frame size losslessly (see admit.py)
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,20 @@ class PoolConfig:
 
 @dataclass(frozen=True)
 class InputLimits:
-    """Refuse an input before decoding when its header declares more than this (untrusted archives)."""
+    """Refuse an input before decoding when its header declares more than this (untrusted archives);
+    `max_lost_frames`: frames per video the decoder may fail to produce (filled by neighbours, reported)."""
 
     max_pixels: int = MAX_PIXELS
     max_frames: int = MAX_FRAMES
     max_bytes: int = MAX_INPUT_BYTES
+    max_duration_s: float = MAX_DURATION_S
+    max_lost_frames: int = MAX_LOST_FRAMES
+
+    def validate(self) -> None:
+        if min(self.max_pixels, self.max_frames, self.max_bytes) < 1 or self.max_duration_s <= 0:
+            raise RayqeError("input limits must be positive")
+        if self.max_lost_frames < 0:
+            raise RayqeError(f"max lost frames must be >= 0, got {self.max_lost_frames}")
 
 
 @dataclass(frozen=True)
@@ -93,8 +111,10 @@ class EnhanceConfig:
     work_uri: str | None = None  # scratch for segments; default DST/_rayqe_work
     cache_dir: str | None = None  # worker-local cache of fetched S3 inputs; default a temp dir
     device: str = "auto"  # "auto": cuda when the actor was given a GPU, else cpu
-    resume: bool = True  # skip videos whose output exists and decodes to the expected frame count
+    resume: bool = True  # skip videos whose output exists, was made from this input with these settings
     progress: bool | None = None  # None: on when stderr is a terminal
+    fallback_codec: str | None = FALLBACK_CODEC  # for sizes output_codec cannot encode; None: refuse them
+    chunk_attempts: int = CHUNK_ATTEMPTS  # tries per chunk when its worker process dies
 
     def validate(self) -> EnhanceConfig:
         if self.output_format not in OUTPUT_FORMATS:
@@ -109,6 +129,12 @@ class EnhanceConfig:
             raise RayqeError(f"classify frames must be >= 1, got {self.classify_frames}")
         if self.light_max_stages is not None and self.light_max_stages < 0:
             raise RayqeError(f"light-pool stage threshold must be >= 0, got {self.light_max_stages}")
+        if self.fallback_codec is not None and self.fallback_codec not in OUTPUT_CODECS:
+            choices = ", ".join(OUTPUT_CODECS)
+            raise RayqeError(f"fallback codec {self.fallback_codec!r}: choose one of {choices}")
+        if self.chunk_attempts < 1:
+            raise RayqeError(f"chunk attempts must be >= 1, got {self.chunk_attempts}")
+        self.limits.validate()
         for name, pool in (
             ("classify", self.classify_pool),
             ("light", self.light_pool),
@@ -131,10 +157,12 @@ class EnhanceConfig:
 
 
 def auto_chunk_frames(width: int, height: int, bit_depth: int, radius: int) -> int:
-    """Frames per chunk so the decoded window (chunk + 2R margin) is about TARGET_CHUNK_BYTES."""
-    bytes_per_frame = width * height * 3 // 2 * (1 if bit_depth <= 8 else 2)
-    frames = TARGET_CHUNK_BYTES // max(bytes_per_frame, 1) - 2 * radius
-    return int(min(max(frames, MIN_CHUNK_FRAMES), MAX_CHUNK_FRAMES))
+    """Frames per chunk so the decoded window (chunk + 2R margin) is about TARGET_CHUNK_BYTES; at least
+    MIN_CHUNK_FRAMES unless that would push the window past MAX_WINDOW_BYTES (huge frames), never below 1."""
+    bytes_per_frame = max(width * height * 3 // 2 * (1 if bit_depth <= 8 else 2), 1)
+    frames = max(TARGET_CHUNK_BYTES // bytes_per_frame - 2 * radius, MIN_CHUNK_FRAMES)
+    fits = MAX_WINDOW_BYTES // bytes_per_frame - 2 * radius
+    return int(max(min(frames, fits, MAX_CHUNK_FRAMES), 1))
 
 
 def resolve_pools(config: EnhanceConfig, cluster_gpus: float, cluster_cpus: float) -> EnhanceConfig:

@@ -1,8 +1,13 @@
 """Step 5, inside each pool: decode a chunk's window -> enhance -> encode the chunk's frames as a segment.
 
-Reads: video_uri, window_start, window_frames, frame_start, frame_count, stages_planned, stream facts.
-Writes: segment_uri, pts (source timestamps of the segment's frames), stages_run, decode_s, enhance_s,
-encode_s, node_id, device, pool, actor_num_cpus/gpus, start/end_unix_s, status, error. 1:1.
+Reads: video_uri, window_start, window_frames, frame_start, frame_count, stages_planned, output_codec,
+work_bit_depth, stream facts. Writes: segment_uri, pts (source timestamps of the segment's frames),
+frames_lost, frames_concealed, lost_at, stages_run, decode_s, enhance_s, encode_s, node_id, device, pool,
+actor_num_cpus/gpus, start/end_unix_s, status, error. 1:1.
+
+The window is decoded with `decode_window`, which checks every frame against the packet timestamps: a
+frame the decoder cannot produce is filled by its neighbour and *counted* (never silently shifting the
+rest); whether the video may be written with lost frames is decided once per video, in assemble.py.
 
 Decoded frames live only inside this function (one window per call, never a Ray row). The segment drops
 the margins and is committed atomically to scratch storage, where the assembler picks it up. Segments are
@@ -40,6 +45,9 @@ COLOR_COLUMNS = ("color_range", "color_primaries", "color_trc", "colorspace")
 WRITES = (
     "segment_uri",
     "pts",
+    "lost_at",
+    S.FRAMES_LOST,
+    S.FRAMES_CONCEALED,
     S.STAGES_RUN,
     S.DECODE_S,
     S.ENHANCE_S,
@@ -80,14 +88,15 @@ def write_segment(frames: Sequence[YuvFrame], row: dict, config: EnhanceConfig) 
 def _encode(frames: Sequence[YuvFrame], path: Any, row: dict, config: EnhanceConfig) -> None:
     from rayqe.video.encode import FrameEncoder
 
-    lossy = config.output_codec != "ffv1"
+    codec = row.get(S.OUTPUT_CODEC) or config.output_codec  # admission may have chosen the fallback
+    lossy = codec != "ffv1"
     with FrameEncoder(
         path,
-        config.output_codec,
+        codec,
         row[S.WIDTH],
         row[S.HEIGHT],
         Fraction(row["fps_num"], row["fps_den"]),
-        row[S.BIT_DEPTH],
+        row.get("work_bit_depth") or row[S.BIT_DEPTH],
         crf=config.crf if lossy else None,
         preset=config.preset if lossy else None,
         color={k: row.get(k) for k in COLOR_COLUMNS},
@@ -100,7 +109,7 @@ def _encode(frames: Sequence[YuvFrame], path: Any, row: dict, config: EnhanceCon
 def make_enhance_fn(config: EnhanceConfig, model: Any, context: dict) -> Callable[[dict], dict]:
     """Row fn (see module doc). `context` holds the actor's pool, node_id, device, actor_num_cpus/gpus,
     copied into every row. Failures become the chunk's error row (logged); it never raises."""
-    from rayqe.video.decode import decode_video
+    from rayqe.video.decode import decode_window
 
     cache_dir = default_cache_dir(config)
 
@@ -113,11 +122,13 @@ def make_enhance_fn(config: EnhanceConfig, model: Any, context: dict) -> Callabl
         try:
             t0 = time.perf_counter()
             local = str(storage.fetch(uri, cache_dir, config.storage))
-            window = list(decode_video(local, row["window_start"], row[S.WINDOW_FRAMES]))
-            if len(window) != row[S.WINDOW_FRAMES]:
-                raise RayqeError(
-                    f"decoded {len(window)} of {row[S.WINDOW_FRAMES]} frames from frame {row['window_start']}"
-                )
+            decoded = decode_window(local, row["window_start"], row[S.WINDOW_FRAMES])
+            window = decoded.frames
+            own = range(row[S.FRAME_START], row[S.FRAME_START] + row[S.FRAME_COUNT])
+            lost = [i for i in decoded.lost if i in own]
+            row[S.FRAMES_LOST] = len(lost)
+            row["lost_at"] = lost[0] if lost else None
+            row[S.FRAMES_CONCEALED] = sum(1 for i in decoded.concealed if i in own)
             t1 = time.perf_counter()
             out = model.enhance(window, stages=row[S.STAGES_PLANNED])
             first, end = margins(row)

@@ -39,9 +39,11 @@ PARQUET_SUFFIX = ".parquet"
 VIDEO_COLUMNS_FOR_CHUNKS = (
     S.VIDEO_URI,
     S.OUTPUT_URI,
+    S.OUTPUT_CODEC,
     S.WIDTH,
     S.HEIGHT,
     S.BIT_DEPTH,
+    "work_bit_depth",
     "fps_num",
     "fps_den",
     "tb_num",
@@ -67,82 +69,131 @@ def output_uri_for(config: EnhanceConfig, key: str) -> str:
 
 
 def input_rows(config: EnhanceConfig, items: list) -> list[dict]:
-    """Listed inputs -> rows for probing, with their output URI; two inputs may not share an output
-    (e.g. `a.avi` and `a.mkv` both become `a.mkv` with x264): that is a RayqeError naming both."""
-    rows, owners = [], {}
-    for item in items:
-        out = output_uri_for(config, item.key)
-        if out in owners:
-            raise RayqeError(f"{owners[out]} and {item.uri} would both be written to {out}")
-        owners[out] = item.uri
-        rows.append(
-            {S.VIDEO_URI: item.uri, "key": item.key, S.OUTPUT_URI: out, S.SIZE_BYTES_IN: item.size_bytes}
-        )
-    return rows
+    """Listed inputs -> rows for probing, with their planned output URI (admission may still change it,
+    see admit.py; `mark_collisions` then refuses outputs claimed twice). Listing errors travel along."""
+    return [
+        {
+            S.VIDEO_URI: item.uri,
+            "key": item.key,
+            S.OUTPUT_URI: output_uri_for(config, item.key),
+            S.SIZE_BYTES_IN: item.size_bytes,
+            "version": item.version,
+            "input_error": item.error,
+        }
+        for item in items
+    ]
 
 
-def segment_prefix(config: EnhanceConfig, video_uri: str, size_bytes: int) -> str:
-    """Scratch folder for one video's segments. Named by a hash of the input and every setting that changes
-    the output bytes, so a rerun with the same settings finds its own segments and no other's."""
+def mark_collisions(videos: list[dict]) -> None:
+    """Two inputs whose outputs would be one file (`a.avi` and `a.mkv` both -> `a.mkv`): neither is written,
+    each gets an error row naming the other (in place). Runs on the driver on probed rows."""
+    by_output: dict[str, list[dict]] = {}
+    for video in videos:
+        if video[S.STATUS] != S.STATUS_ERROR:
+            by_output.setdefault(video[S.OUTPUT_URI], []).append(video)
+    for out, group in by_output.items():
+        if len(group) < 2:
+            continue
+        for video in group:
+            others = ", ".join(v[S.VIDEO_URI] for v in group if v is not video)
+            reason = f"{video[S.VIDEO_URI]}: {others} would also be written to {out}"
+            video.update({S.STATUS: S.STATUS_ERROR, S.ERROR: reason})
+
+
+def fingerprint(config: EnhanceConfig, video_uri: str, size_bytes: int, version: str = "") -> str:
+    """Identity of one output: a hash of the input (URI, size, mtime/ETag) and every setting that changes
+    the output bytes. Written into the output's metadata, so resume trusts only outputs made from this
+    input with these settings, and names the scratch folder of its segments."""
     settings = (
         video_uri,
         size_bytes,
+        version,
         config.weights,
         config.output_format,
         config.output_codec,
+        config.fallback_codec,
         config.crf,
         config.preset,
         config.chunk_frames,
         config.light_max_stages,
+        config.limits.max_lost_frames,
     )
-    digest = hashlib.sha256(repr(settings).encode()).hexdigest()[:20]
-    return storage.join(config.scratch_uri, digest)
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:20]
+
+
+def segment_prefix(config: EnhanceConfig, video_uri: str, size_bytes: int, version: str = "") -> str:
+    """Scratch folder for one video's segments, named by its `fingerprint`: a rerun with the same settings
+    finds its own segments and no other's."""
+    return storage.join(config.scratch_uri, fingerprint(config, video_uri, size_bytes, version))
 
 
 def default_cache_dir(config: EnhanceConfig) -> str:
     return config.cache_dir or str(Path(tempfile.gettempdir()) / "rayqe-cache")
 
 
-def check_limits(info: Any, config: EnhanceConfig) -> None:
-    """Refuse inputs whose header declares more than the configured limits, before any decoding."""
+def probe_limits(config: EnhanceConfig):
+    """The header limits probe.py checks before reading packets."""
+    from rayqe.video.probe import ProbeLimits
+
     limits = config.limits
-    if info.width * info.height > limits.max_pixels:
-        raise RayqeError(f"{info.width}x{info.height} exceeds the {limits.max_pixels}-pixel limit")
-    if info.num_frames > limits.max_frames:
-        raise RayqeError(f"{info.num_frames} frames exceed the limit of {limits.max_frames}")
+    return ProbeLimits(limits.max_pixels, limits.max_frames, limits.max_duration_s)
+
+
+# Columns admission adds to a video row (None in error rows, so every row has the same columns).
+ADMISSION_COLUMNS = ("work_bit_depth", S.OUTPUT_CODEC, S.NOTE, "segment_prefix", "fingerprint")
 
 
 def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
-    """Row fn: {video_uri, key, output_uri, size_bytes_in} -> video row (VIDEO_SCHEMA columns + stream facts).
+    """Row fn: input_rows row -> video row (VIDEO_SCHEMA columns + stream facts + admission).
 
-    Never raises for a bad input: the row gets status=error and a one-line reason. Resume: when the output
-    already exists and verifies (`resume.is_complete`), status=skipped.
+    Never raises for a bad input: the row gets status=error and a one-line reason (limits, unreadable,
+    truncated, refused by admission; unexpected exceptions are logged too). Resume: when the output already
+    exists and verifies (`resume.is_complete`), status=skipped.
     """
+    from rayqe.pipeline.admit import admit
     from rayqe.pipeline.resume import is_complete
     from rayqe.video.probe import probe_video
 
     cache_dir = default_cache_dir(config)
+    limits = probe_limits(config)
 
     def probe(item: dict) -> dict:
         row = dict(item)
         uri = item[S.VIDEO_URI]
         row.update({S.STATUS: S.STATUS_OK, S.ERROR: None, S.START_UNIX_S: time.time()})
-        row.update(dict.fromkeys((*FACT_COLUMNS, "segment_prefix")))  # same columns in every row
+        row.update(dict.fromkeys((*FACT_COLUMNS, *ADMISSION_COLUMNS)))
+        row[S.OUTPUT_FORMAT] = config.output_format
         local = uri
         try:
+            if item.get("input_error"):
+                raise RayqeError(item["input_error"])
             if item[S.SIZE_BYTES_IN] > config.limits.max_bytes:
                 raise RayqeError(
-                    f"{item[S.SIZE_BYTES_IN]} bytes exceed the limit of {config.limits.max_bytes}"
+                    f"{item[S.SIZE_BYTES_IN]} bytes exceed the limit of {config.limits.max_bytes} "
+                    "(refused before reading)"
                 )
             local = str(storage.fetch(uri, cache_dir, config.storage))
-            info = probe_video(local)
-            check_limits(info, config)
-        except RayqeError as err:
+            info = probe_video(local, limits)
+            admission = admit(info, item[S.OUTPUT_URI], config)
+        except Exception as err:  # this input's error row; the batch goes on
+            if not isinstance(err, RayqeError):
+                log.exception("probing %s failed", uri)
             row.update({S.STATUS: S.STATUS_ERROR, S.ERROR: one_line(err, uri, local)})
             return row
         row.update(video_facts(info))
-        row["segment_prefix"] = segment_prefix(config, uri, item[S.SIZE_BYTES_IN])
-        if config.resume and is_complete(item[S.OUTPUT_URI], info.num_frames, config):
+        row.update(admission.color)
+        row.update(
+            {
+                "work_bit_depth": admission.work_bit_depth,
+                S.OUTPUT_CODEC: admission.output_codec if config.output_format == "video" else None,
+                S.OUTPUT_URI: admission.output_uri,
+                S.NOTE: "; ".join(admission.notes) or None,
+            }
+        )
+        version = item.get("version") or ""
+        row["fingerprint"] = fingerprint(config, uri, item[S.SIZE_BYTES_IN], version)
+        row["segment_prefix"] = storage.join(config.scratch_uri, row["fingerprint"])
+        if config.resume and is_complete(row[S.OUTPUT_URI], info.num_frames, config, row["fingerprint"]):
             row.update({S.STATUS: S.STATUS_SKIPPED, S.FRAMES_OUT: info.num_frames})
         return row
 

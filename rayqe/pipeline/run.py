@@ -18,12 +18,15 @@ from rayqe.pipeline.assemble import SegmentCollector, assemble_video
 from rayqe.pipeline.classify import ClassifyActor
 from rayqe.pipeline.config import EnhanceConfig, PoolConfig, resolve_pools
 from rayqe.pipeline.enhance import EnhanceActor
+from rayqe.pipeline.guard import blocks_for, lost_row, lost_rows, sigterm_as_interrupt, tolerate_lost_blocks
 from rayqe.pipeline.model import load_model
-from rayqe.pipeline.plan import chunk_frames_for, input_rows, make_probe_fn, plan_chunks
+from rayqe.pipeline.plan import chunk_frames_for, input_rows, make_probe_fn, mark_collisions, plan_chunks
 from rayqe.pipeline.progress import Progress
 from rayqe.pipeline.route import pool_expr
 from rayqe.pipeline.stats_sink import StatsSink
 from rayqe.pipeline.summary import RunSummary, summarize
+
+log = logging.getLogger(__name__)
 
 PROBE_NUM_CPUS = 0.25  # header parsing and (for S3) a download: mostly waiting, not computing
 ASSEMBLE_NUM_CPUS = 0.25  # remuxing copies packets; it must not wait for a whole core while pools hold them
@@ -31,12 +34,16 @@ ASSEMBLE_RETRIES = 3  # a lost worker redoes the (idempotent) assembly; the outp
 
 
 def run_enhance(config: EnhanceConfig) -> RunSummary:
-    """Enhance every video under `config.src` into `config.dst`; stats rows go to `config.stats_uri`."""
+    """Enhance every video under `config.src` into `config.dst`; stats rows go to `config.stats_uri`.
+    A bad input, a dead worker or an unwritable output costs only its own video (guard.py); Ctrl-C or
+    SIGTERM flush the stats so far, and rerunning the same command resumes (resume.py)."""
     import ray
 
     config = config.validate()
     # 1. list SRC (driver; names and sizes only, no input is opened here)          SRC -> N inputs
     inputs = input_rows(config, storage.list_inputs(config.src, config.storage))
+    for uri in dict.fromkeys((config.dst, config.stats_uri)):  # missing bucket, access denied: before work
+        storage.check_writable(uri, config.storage)
     started_ray = ensure_ray()
     try:
         resources = ray.cluster_resources()
@@ -45,7 +52,13 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
         sink = StatsSink(config.stats_uri, run_id, config.storage)
         t0 = time.time()
         try:
-            _run(config, inputs, sink)
+            with sigterm_as_interrupt(), tolerate_lost_blocks():  # after ray.init, which installs its own
+                _run(config, inputs, sink)
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted: stats so far are in %s; rerun the same command to resume", config.stats_uri
+            )
+            raise
         finally:
             sink.flush()  # whatever happened, the rows gathered so far reach the stats folder
         storage.remove_dir_if_empty(config.scratch_uri)
@@ -65,8 +78,15 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
 def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
     import ray
 
-    # 2. probe (Ray tasks: untrusted headers are parsed in workers)                 input -> video row, 1:1
-    videos = ray.data.from_items(inputs).map(make_probe_fn(config), num_cpus=PROBE_NUM_CPUS).take_all()
+    attempts = config.chunk_attempts
+    # 2. probe + admit (Ray tasks: untrusted headers are parsed in workers)        input -> video row, 1:1
+    probed = (
+        ray.data.from_items(inputs, override_num_blocks=blocks_for(len(inputs)))
+        .map(make_probe_fn(config), num_cpus=PROBE_NUM_CPUS, max_retries=attempts - 1)
+        .take_all()
+    )
+    videos = probed + lost_rows(inputs, probed, (S.VIDEO_URI,), "probe", attempts)
+    mark_collisions(videos)  # two inputs, one output name: neither is written
     runnable = [v for v in videos if v[S.STATUS] == S.STATUS_OK]
     for video in videos:
         if video[S.STATUS] != S.STATUS_OK:  # failed probes and already complete outputs: done now
@@ -84,12 +104,12 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
     # 4. classify (actor pool: decode 3 frames, DRL level -> stages, pool)          chunk -> chunk, 1:1
     #    materialized: small rows, read by both routes below without classifying twice
     classified = (
-        ray.data.from_items(chunks)
+        ray.data.from_items(chunks, override_num_blocks=blocks_for(len(chunks)))
         .map_batches(
             ClassifyActor,
             fn_constructor_kwargs={"config": config, "num_cpus": config.classify_pool.num_cpus},
             batch_format="pyarrow",
-            **_pool_args(config.classify_pool),
+            **_pool_args(config.classify_pool, attempts),
         )
         .materialize()
     )
@@ -113,15 +133,19 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
                     "num_gpus": pool_config.num_gpus,
                 },
                 batch_format="pyarrow",
-                **_pool_args(pool_config),
+                **_pool_args(pool_config, attempts),
             )
         )
-    enhanced = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
+    enhanced = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0] if branches else None
     # 6. assemble each video once its last chunk is back (Ray task per video)      N chunks -> 1 output
-    _collect_and_assemble(enhanced, runnable, config, sink, progress)
+    _collect_and_assemble(enhanced, runnable, chunks, config, sink, progress)
 
 
-def _collect_and_assemble(enhanced, videos: list[dict], config: EnhanceConfig, sink, progress) -> None:
+def _collect_and_assemble(
+    enhanced, videos: list[dict], planned: list[dict], config: EnhanceConfig, sink, progress
+) -> None:
+    """Stream finished chunk rows in; start each video's assembly when its last chunk arrives. Chunks that
+    never arrive (worker died on every attempt) get error rows, which fail their video cleanly."""
     import ray
 
     assemble = ray.remote(num_cpus=ASSEMBLE_NUM_CPUS, max_retries=ASSEMBLE_RETRIES)(assemble_video)
@@ -129,37 +153,55 @@ def _collect_and_assemble(enhanced, videos: list[dict], config: EnhanceConfig, s
     collector = SegmentCollector(videos)
     pending: dict = {}
 
-    def harvest(timeout_s: float) -> None:
+    def take(chunk: dict) -> None:
+        sink.add_chunk(chunk)
+        progress.advance(frames=chunk[S.FRAME_COUNT] if chunk[S.STATUS] == S.STATUS_OK else 0)
+        complete = collector.add(chunk)
+        if complete is not None:
+            pending[assemble.remote(by_uri[chunk[S.VIDEO_URI]], complete, config)] = chunk[S.VIDEO_URI]
+
+    def harvest(timeout_s: float | None) -> None:
         ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
         for ref in ready:
-            pending.pop(ref)
-            sink.add_video(ray.get(ref))
+            uri = pending.pop(ref)
+            try:
+                row = ray.get(ref)
+            except ray.exceptions.RayError:  # its worker died on every attempt: this video's error row
+                row = lost_row(by_uri[uri], "assemble", ASSEMBLE_RETRIES + 1)
+            sink.add_video(row)
             progress.advance(videos=1)
 
     try:
-        for batch in enhanced.iter_batches(batch_size=None, batch_format="pyarrow"):
+        batches = enhanced.iter_batches(batch_size=None, batch_format="pyarrow") if enhanced else []
+        for batch in batches:
             for chunk in batch.to_pylist():
-                sink.add_chunk(chunk)
-                progress.advance(frames=chunk[S.FRAME_COUNT] if chunk[S.STATUS] == S.STATUS_OK else 0)
-                complete = collector.add(chunk)
-                if complete is not None:
-                    pending[assemble.remote(by_uri[chunk[S.VIDEO_URI]], complete, config)] = chunk[
-                        S.VIDEO_URI
-                    ]
+                if collector.has(chunk):
+                    log.warning(
+                        "dropping a second row for %s chunk %s", chunk[S.VIDEO_URI], chunk[S.CHUNK_INDEX]
+                    )
+                    continue
+                take(chunk)
             if pending:
                 harvest(0)
+        for chunk in collector.missing(planned):
+            take(lost_row(chunk, "enhance", config.chunk_attempts))
         while pending:
             harvest(None)
+    except KeyboardInterrupt:
+        if pending:  # interrupted: keep the rows of assemblies that already finished (their outputs exist)
+            harvest(0)
+        raise
     finally:
         progress.close()
-    if collector.pending():
+    if collector.pending():  # cannot happen: every planned chunk was taken above
         raise RayqeError(
             f"chunks missing for {len(collector.pending())} videos, e.g. {collector.pending()[0]}"
         )
 
 
-def _pool_args(pool: PoolConfig) -> dict:
-    """Ray Data resource arguments of one actor pool (sizes resolved by config.resolve_pools)."""
+def _pool_args(pool: PoolConfig, attempts: int) -> dict:
+    """Ray Data arguments of one actor pool (sizes resolved by config.resolve_pools). Dead actors are
+    restarted; a call whose actor died is retried `attempts - 1` times, then dropped (guard.py)."""
     import ray
 
     return {
@@ -167,6 +209,8 @@ def _pool_args(pool: PoolConfig) -> dict:
         "batch_size": pool.batch_chunks,
         "num_cpus": pool.num_cpus,
         "num_gpus": pool.num_gpus or None,
+        "max_restarts": -1,
+        "max_task_retries": attempts - 1,
     }
 
 

@@ -41,6 +41,8 @@ CHUNK_INDEX = "chunk_index"
 FRAME_START = "frame_start"
 FRAME_COUNT = "frame_count"  # frames this chunk contributes to the output (margins excluded)
 WINDOW_FRAMES = "window_frames"  # frames decoded and fed to the model (chunk + temporal margins)
+FRAMES_LOST = "frames_lost"  # frames the decoder could not produce (filled by a neighbour), both tables
+FRAMES_CONCEALED = "frames_concealed"  # frames decoded with errors the decoder concealed, both tables
 LEVEL_EST = "level_est"  # soft degradation level (float index into the model's QP bins)
 QP_EST = "qp_est"
 STAGES_PLANNED = "stages_planned"
@@ -71,6 +73,7 @@ SIZE_BYTES_OUT = "size_bytes_out"
 NUM_AUDIO_STREAMS = "num_audio_streams"
 NUM_SUBTITLE_STREAMS = "num_subtitle_streams"
 WALL_S = "wall_s"  # first chunk started -> output committed, for this video
+NOTE = "note"  # what rayqe changed or tolerated for this video (conversions, codec fallback, lost frames)
 
 # --- values ---
 STATUS_OK = "ok"
@@ -88,6 +91,8 @@ CHUNK_SCHEMA = pa.schema(
         pa.field(FRAME_START, pa.int64()),
         pa.field(FRAME_COUNT, pa.int32()),
         pa.field(WINDOW_FRAMES, pa.int32()),
+        pa.field(FRAMES_LOST, pa.int32()),
+        pa.field(FRAMES_CONCEALED, pa.int32()),
         pa.field(WIDTH, pa.int32()),
         pa.field(HEIGHT, pa.int32()),
         pa.field(LEVEL_EST, pa.float32()),  # soft level index (0 = lightest)
@@ -117,6 +122,8 @@ VIDEO_SCHEMA = pa.schema(
         pa.field(OUTPUT_URI, pa.string()),
         pa.field(FRAMES_IN, pa.int64()),
         pa.field(FRAMES_OUT, pa.int64()),
+        pa.field(FRAMES_LOST, pa.int64()),
+        pa.field(FRAMES_CONCEALED, pa.int64()),
         pa.field(NUM_CHUNKS, pa.int32()),
         pa.field(DURATION_S, pa.float64()),
         pa.field(FPS, pa.float64()),
@@ -136,6 +143,7 @@ VIDEO_SCHEMA = pa.schema(
         pa.field(END_UNIX_S, pa.float64()),
         pa.field(STATUS, pa.string(), nullable=False),
         pa.field(ERROR, pa.string()),
+        pa.field(NOTE, pa.string()),
     ]
 )
 
@@ -181,6 +189,9 @@ COLUMN_DOCS = {
     NUM_AUDIO_STREAMS: "audio streams (copied untouched)",
     NUM_SUBTITLE_STREAMS: "subtitle streams (copied untouched)",
     WALL_S: "first chunk started -> output committed",
+    FRAMES_LOST: "frames the decoder could not produce (corrupt data), filled by the nearest decoded frame",
+    FRAMES_CONCEALED: "frames decoded with errors that the decoder concealed (kept)",
+    NOTE: "what rayqe changed or tolerated (pixel format conversion, codec fallback, lost frames)",
 }
 
 

@@ -9,12 +9,19 @@ the rest of rayqe speaks only 4:2:0.
 whose pts is before the target; the target pts is found by demuxing packet headers (cheap: no decoding).
 Whenever timestamps are missing or the seek lands past the target, it falls back to decoding from the
 start and skipping, so frame `k` is always the k-th frame in presentation order.
+
+`decode_window` is the pipeline's strict variant for untrusted files: it knows from packet headers which
+timestamps the window must hold, so a frame the decoder cannot produce (a destroyed packet) is *detected*
+instead of silently shifting every later frame by one. Lost frames are filled with the nearest decoded frame
+of the window (timing kept) and reported; the caller decides whether that is acceptable. Frames the decoder
+repaired by error concealment (FFmpeg's corrupt flag) are kept and counted.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -24,6 +31,10 @@ from rayqe.errors import RayqeError
 from rayqe.video.frames import YuvFrame
 
 NATIVE_FORMATS = {"yuv420p": 8, "yuv420p10le": 10}
+# Full-range ("JPEG") 4:2:0 has the same plane layout: copied as is (the stream's colour range tag says
+# "pc"), because a swscale conversion to yuv420p would also squeeze the values into limited range.
+FULL_RANGE_420 = {"yuvj420p": "yuv420p"}
+FULL_RANGE_CODE = 2  # AVCOL_RANGE_JPEG
 # Packets demuxed beyond the wanted frame before its pts is trusted: larger than any H.264/HEVC reorder
 # depth (at most 16 frames), so the k-th smallest pts seen is the k-th frame in presentation order.
 REORDER_MARGIN = 32
@@ -37,7 +48,8 @@ def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.
     try:
         container = av.open(str(path), "r")
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise RayqeError(f"{path}: not a readable video: {err}") from err
+        reason = getattr(err, "strerror", None) or str(err)  # FFmpeg's words, without the errno and path
+        raise RayqeError(f"{path}: not a readable video: {reason}") from err
     if not container.streams.video:
         container.close()
         raise RayqeError(f"{path}: not a readable video: no video stream")
@@ -54,9 +66,13 @@ def target_format(av_format: av.VideoFormat) -> str:
 
 def yuv_from_av(frame: av.VideoFrame) -> YuvFrame:
     """Copy a decoded PyAV frame into a `YuvFrame` (converting to 4:2:0 if needed; see module doc)."""
-    fmt = target_format(frame.format)
-    if frame.format.name != fmt:
-        frame = frame.reformat(format=fmt)
+    name = frame.format.name
+    fmt = FULL_RANGE_420.get(name) or target_format(frame.format)
+    if name != fmt and name not in FULL_RANGE_420:
+        # keep the source's range (full stays full), so the colour range tag copied to the output stays true
+        full = name.startswith("yuvj") or frame.color_range == FULL_RANGE_CODE
+        value_range = "JPEG" if full else None
+        frame = frame.reformat(format=fmt, src_color_range=value_range, dst_color_range=value_range)
     bit_depth = NATIVE_FORMATS[fmt]
     dtype = np.dtype("<u2") if bit_depth > 8 else np.dtype(np.uint8)
     planes = []
@@ -125,7 +141,7 @@ def _frames_from(path: Path, start: int) -> Iterator[av.VideoFrame]:
             stream.thread_type = "AUTO"
         yield from itertools.islice(_decoded(container, stream), start, None)
     except av.FFmpegError as err:
-        raise RayqeError(f"{path}: not a readable video: {err}") from err
+        raise RayqeError(f"{path}: not a readable video: {getattr(err, 'strerror', None) or err}") from err
     finally:
         container.close()
 
@@ -146,3 +162,128 @@ def decode_video(path: str | Path, start: int = 0, count: int | None = None) -> 
         produced += 1
         if count is not None and produced >= count:
             return
+
+
+@dataclass(frozen=True)
+class Window:
+    """`count` frames of a window, in presentation order. `lost`: frame indices the decoder could not produce
+    (or the file no longer holds), each filled with the nearest decoded frame of the window and stamped with
+    its own timestamp; `concealed`: frame indices decoded with errors that the decoder repaired."""
+
+    frames: list[YuvFrame]
+    lost: tuple[int, ...] = ()
+    concealed: tuple[int, ...] = ()
+
+
+def _packet_pts(container, stream, limit: int) -> list[int] | None:
+    """Timestamps of the first `limit` packets in presentation order (headers only); None if any lacks one."""
+    pts_seen: list[int] = []
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.is_discard:
+            continue
+        if packet.pts is None:
+            return None
+        pts_seen.append(packet.pts)
+        if len(pts_seen) >= limit:
+            break
+    return sorted(pts_seen)
+
+
+def _decode_tolerant(container, stream) -> Iterator[av.VideoFrame]:
+    """Decoded frames; a packet the decoder rejects loses its frame(s) instead of ending the stream."""
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            continue
+        yield from frames
+
+
+def _frames_at(path: Path, wanted: list[int]) -> dict[int, av.VideoFrame]:
+    """Decoded frames whose pts is in `wanted` (sorted), seeking to the keyframe before the first one."""
+    wanted_set, last = set(wanted), wanted[-1]
+    container, stream = open_video(path)
+    try:
+        stream.thread_type = "AUTO"
+        if wanted[0] > 0:
+            container.seek(wanted[0], stream=stream, backward=True, any_frame=False)
+        frames = _decode_tolerant(container, stream)
+        first = next(frames, None)
+        if first is not None and wanted[0] > 0 and (first.pts is None or first.pts > wanted[0]):
+            container.close()  # the seek landed late: decode from the start instead (always exact)
+            container, stream = open_video(path)
+            return _collect(_decode_tolerant(container, stream), wanted_set, last)
+        return _collect(itertools.chain([first] if first is not None else [], frames), wanted_set, last)
+    except av.FFmpegError as err:
+        raise RayqeError(f"{path}: not a readable video: {getattr(err, 'strerror', None) or err}") from err
+    finally:
+        container.close()
+
+
+def _collect(frames: Iterator[av.VideoFrame], wanted: set[int], last: int) -> dict[int, av.VideoFrame]:
+    """Frames whose pts is wanted. Decoding goes on past the last wanted pts until all are found or
+    REORDER_MARGIN later frames came out: a damaged frame may leave the decoder late, out of order."""
+    got, later = {}, 0
+    for frame in frames:
+        if frame.pts in wanted:
+            got[frame.pts] = frame
+            if len(got) == len(wanted):
+                break
+        elif frame.pts is not None and frame.pts > last:
+            later += 1
+            if later > REORDER_MARGIN:
+                break
+    return got
+
+
+def decode_window(path: str | Path, start: int, count: int) -> Window:
+    """Frames `start .. start+count-1` as a `Window`, verified against packet timestamps (module doc).
+
+    Raises RayqeError when none of the window's frames can be decoded. Streams without timestamps (raw
+    elementary streams) cannot be verified: they are decoded from the start, and a shortfall at the end
+    is reported as lost.
+    """
+    if start < 0 or count < 1:
+        raise RayqeError(f"bad frame range start={start} count={count}")
+    path = Path(path)
+    container, stream = open_video(path)
+    try:
+        pts_sorted = _packet_pts(container, stream, start + count + REORDER_MARGIN)
+    except av.FFmpegError:
+        pts_sorted = None  # a damaged header region: decode what can be decoded, from the start
+    finally:
+        container.close()
+    if pts_sorted is None:
+        decoded = list(itertools.islice(decode_video(path), start, start + count))
+        expected: list[int | None] = [f.pts for f in decoded] + [None] * (count - len(decoded))
+        by_pts = dict(enumerate(decoded))
+        keys = list(range(count))
+        corrupt: set = set()
+    else:
+        expected = list(pts_sorted[start : start + count])
+        expected += [None] * (count - len(expected))  # packets the file no longer holds (truncated)
+        present = [p for p in expected if p is not None]
+        raw = _frames_at(path, present) if present else {}
+        corrupt = {p for p, f in raw.items() if f.is_corrupt}
+        by_pts = {p: yuv_from_av(f) for p, f in raw.items()}
+        keys = expected
+    concealed = tuple(start + i for i, k in enumerate(keys) if k in corrupt)
+    return _fill(path, start, [by_pts.get(k) for k in keys], expected, concealed)
+
+
+def _fill(path: Path, start: int, found: list, expected: list, concealed: tuple[int, ...]) -> Window:
+    """Replace missing frames by the nearest decoded one before (else after) them, keeping their pts."""
+    have = [i for i, f in enumerate(found) if f is not None]
+    if not have:
+        raise RayqeError(
+            f"{path}: frames {start}..{start + len(found) - 1} could not be decoded (corrupt or missing data)"
+        )
+    lost = tuple(start + i for i, f in enumerate(found) if f is None)
+    frames, previous = [], None
+    for i, frame in enumerate(found):
+        if frame is None:
+            donor = previous if previous is not None else found[have[0]]
+            frame = replace(donor, pts=expected[i])
+        previous = frame
+        frames.append(frame)
+    return Window(frames, lost, concealed)

@@ -9,6 +9,7 @@ presets turn deblocking / SAO off). Threads are pinned so the same input gives t
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,52 @@ def _pix_fmt(bit_depth: int) -> str:
     if bit_depth == 10:
         return "yuv420p10le"
     raise RayqeError(f"unsupported bit depth {bit_depth} for encoding (8 or 10)")
+
+
+FFV1_OPTIONS = {"level": "3", "slicecrc": "1"}  # v3: per-slice CRCs, robust archival format
+FFV1_ONE_SLICE = {"slices": "1"}  # FFV1 v3's default slice grid does not fit frames a few pixels tall
+
+
+def _opens(codec: str, width: int, height: int, bit_depth: int, options: dict[str, str]) -> str | None:
+    """None when FFmpeg opens `codec` for this frame size and depth, else its complaint (one line)."""
+    ctx = av.CodecContext.create(codec, "w")
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, _pix_fmt(bit_depth)
+    ctx.time_base = Fraction(1, 25)
+    ctx.options = options
+    try:
+        ctx.open()
+    except (av.FFmpegError, ValueError) as err:
+        return getattr(err, "strerror", None) or type(err).__name__  # "Invalid argument", not the options
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def ffv1_options(width: int, height: int, bit_depth: int) -> dict[str, str]:
+    """FFV1 v3 options for this frame size: the default slice grid, or a single slice for tiny frames."""
+    if _opens("ffv1", width, height, bit_depth, FFV1_OPTIONS) is None:
+        return dict(FFV1_OPTIONS)
+    return {**FFV1_OPTIONS, **FFV1_ONE_SLICE}
+
+
+@functools.lru_cache(maxsize=256)
+def encoder_problem(codec: str, width: int, height: int, bit_depth: int) -> str | None:
+    """Why `codec` cannot encode `width`x`height` at `bit_depth` (e.g. x264/x265 need even 4:2:0 sizes,
+    x265 needs at least ~16 px), or None when it can. Asks FFmpeg by opening the encoder, so it matches
+    the linked libraries rather than a hand-kept table."""
+    if codec not in SUPPORTED_CODECS:
+        return f"unknown codec {codec!r}"
+    if bit_depth not in (8, 10):
+        return f"bit depth {bit_depth} (8 or 10 only)"
+    if codec in QP_CODECS and (width % 2 or height % 2):
+        return f"{codec} needs even width and height for 4:2:0, got {width}x{height}"
+    if codec == "ffv1":
+        options = ffv1_options(width, height, bit_depth)
+    elif codec == "libx265":
+        options = {"x265-params": f"{X265_NO_INFO}:log-level=none"}
+    else:
+        options = {"threads": "1"}
+    problem = _opens(codec, width, height, bit_depth, options)
+    return None if problem is None else f"{codec} cannot encode {width}x{height} frames ({problem})"
 
 
 def check_qp(qp: int) -> int:
@@ -146,7 +193,7 @@ class FrameEncoder:
         if preset is not None and codec in QP_CODECS:
             options["preset"] = preset
         if codec == "ffv1":
-            options.update({"level": "3", "slicecrc": "1"})  # v3: per-slice CRCs, robust archival format
+            options.update(ffv1_options(self.width, self.height, self.bit_depth))
         stream.codec_context.options = options
         for key, value in (color or {}).items():
             if key in COLOR_NAMES and value is not None:

@@ -3,6 +3,11 @@
 Frame counts in container headers are often missing (mkv, avi streams) or off (mp4 edit lists), so when the
 header count is absent or disagrees with duration x fps, the count comes from demuxing the video packets:
 exact, and much cheaper than decoding.
+
+Untrusted files: `limits` are checked against what the header *declares* (frame size, duration, frame
+count) before any packet is read, so a forged header cannot make a worker count or decode its way into
+trouble; counting stops at the frame limit. When packets are counted, their time span is compared with the
+declared video duration: a file cut short (an interrupted copy) is refused here, not half-enhanced later.
 """
 
 from __future__ import annotations
@@ -19,6 +24,20 @@ from rayqe.video.decode import open_video
 # Header count is trusted when it is within this many frames of duration x fps (rounding of the last frame).
 FRAME_COUNT_TOLERANCE = 1
 FALLBACK_FPS = Fraction(25)  # only when a stream declares no rate at all (rare; raw elementary streams)
+# A counted stream is "truncated" when its packets end more than this before the declared video duration:
+# 1.5 average frame intervals (a last packet without a duration) plus 0.1 s (millisecond rounding, muxer
+# quirks). Tight on purpose: a copy cut short by minutes must never pass as a shorter, complete video.
+TRUNCATION_GAP_FRAMES = 1.5
+TRUNCATION_GAP_S = 0.1
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """Refuse a file whose header declares more than this (None: no limit); see module doc."""
+
+    max_pixels: int | None = None
+    max_frames: int | None = None
+    max_duration_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,13 +147,63 @@ def color_code(key: str, name: str) -> int:
     raise RayqeError(f"unknown {key} {name!r}")
 
 
-def _count_packets(container, stream) -> int:
-    return sum(1 for pkt in container.demux(stream) if pkt.size > 0 and not pkt.is_discard)
+def _count_packets(container, stream, max_frames: int | None) -> tuple[int, float | None]:
+    """(video packets, their time span in seconds or None without timestamps); stops past `max_frames`."""
+    count, first, end = 0, None, None
+    for pkt in container.demux(stream):
+        if pkt.size == 0 or pkt.is_discard:
+            continue
+        count += 1
+        if max_frames is not None and count > max_frames:
+            break
+        if pkt.pts is not None and pkt.time_base:
+            start_s = float(pkt.pts * pkt.time_base)
+            first = start_s if first is None else min(first, start_s)
+            stop_s = start_s + float((pkt.duration or 0) * pkt.time_base)
+            end = stop_s if end is None else max(end, stop_s)
+    return count, (end - first) if first is not None else None
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Probe the first video stream of `path`; RayqeError('<path>: not a readable video: ...') if none."""
+def _declared_video_s(container, stream) -> float | None:
+    """The video stream's own declared duration: its header, Matroska's DURATION tag, or the container's
+    when video is the only stream (an audio track may legitimately run longer than the video)."""
+    if stream.duration is not None and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION")
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            pass
+    if container.duration is not None and len(container.streams) == 1:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_declared(path: Path, ctx, declared_s: float, declared_frames: int, limits: ProbeLimits) -> None:
+    if limits.max_pixels is not None and ctx.width * ctx.height > limits.max_pixels:
+        raise RayqeError(
+            f"{path}: declared frame size {ctx.width}x{ctx.height} exceeds the limit of "
+            f"{limits.max_pixels} pixels (refused before decoding)"
+        )
+    if limits.max_duration_s is not None and declared_s > limits.max_duration_s:
+        raise RayqeError(
+            f"{path}: declared duration {declared_s:.1f} s exceeds the limit of {limits.max_duration_s:g} s "
+            "(refused before decoding)"
+        )
+    if limits.max_frames is not None and declared_frames > limits.max_frames:
+        raise RayqeError(
+            f"{path}: declares {declared_frames} frames, over the limit of {limits.max_frames} "
+            "(refused before decoding)"
+        )
+
+
+def probe_video(path: str | Path, limits: ProbeLimits | None = None) -> VideoInfo:
+    """Probe the first video stream of `path`; RayqeError('<path>: not a readable video: ...') if none,
+    RayqeError naming the limit when the header declares more than `limits`, or the file is truncated."""
     path = Path(path)
+    limits = limits or ProbeLimits()
     container, stream = open_video(path)
     try:
         ctx = stream.codec_context
@@ -150,8 +219,12 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration_s = 0.0
         expected = duration_s * float(fps)
         num_frames = int(stream.frames)
+        _check_declared(path, ctx, duration_s, max(num_frames, round(expected)), limits)
         if num_frames <= 0 or abs(num_frames - expected) > FRAME_COUNT_TOLERANCE:
-            num_frames = _count_packets(container, stream)
+            declared_s = _declared_video_s(container, stream)
+            num_frames, span_s = _count_packets(container, stream, limits.max_frames)
+            _check_declared(path, ctx, 0.0, num_frames, limits)
+            _check_truncation(path, num_frames, span_s, declared_s)
         if num_frames == 0:
             raise RayqeError(f"{path}: not a readable video: no video frames")
         if duration_s <= 0:
@@ -182,3 +255,15 @@ def probe_video(path: str | Path) -> VideoInfo:
         raise RayqeError(f"{path}: not a readable video: {err}") from err
     finally:
         container.close()
+
+
+def _check_truncation(path: Path, num_frames: int, span_s: float | None, declared_s: float | None) -> None:
+    if not num_frames or span_s is None or not declared_s:
+        return
+    interval_s = span_s / num_frames
+    allowed_s = TRUNCATION_GAP_FRAMES * interval_s + TRUNCATION_GAP_S
+    if span_s < declared_s - allowed_s:
+        raise RayqeError(
+            f"{path}: truncated or damaged: declares {declared_s:.2f} s of video but holds {span_s:.2f} s "
+            f"({num_frames} frames)"
+        )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
-from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import EnhanceConfig, InputLimits
 from rayqe.pipeline.plan import (
     FACT_COLUMNS,
     input_rows,
     make_probe_fn,
+    mark_collisions,
     output_suffix,
     output_uri_for,
     plan_chunks,
@@ -91,25 +93,44 @@ def test_probe_turns_bad_input_and_limits_into_error_rows(clip_dir, tmp_path):
     assert row[S.STATUS] == S.STATUS_ERROR and row[S.ERROR].startswith(str(text))
     small = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path), limits=InputLimits(max_pixels=96 * 63))
     row = make_probe_fn(small)(_item(clip_dir / "mid_qp30.mp4", tmp_path / "o.mp4"))
-    assert row[S.STATUS] == S.STATUS_ERROR and "pixel limit" in row[S.ERROR]
+    assert row[S.STATUS] == S.STATUS_ERROR and "limit of 6048 pixels" in row[S.ERROR]
 
 
 def test_probe_skips_verified_outputs_only(clip_dir, tmp_path):
+    """Only an output carrying this input's fingerprint and every frame counts as done."""
     import shutil
+
+    from rayqe.pipeline.assemble import concat_segments
+    from rayqe.pipeline.resume import FINGERPRINT_KEY
 
     config = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path))
     probe = make_probe_fn(config)
+    src = clip_dir / "mid_qp30.mp4"
     done = tmp_path / "done.mp4"
-    shutil.copy(clip_dir / "mid_qp30.mp4", done)  # a complete 10-frame output
-    assert probe(_item(clip_dir / "mid_qp30.mp4", done))[S.STATUS] == S.STATUS_SKIPPED
+    first = probe(_item(src, done))
+    assert first[S.STATUS] == S.STATUS_OK and first["fingerprint"]
+    copied = tmp_path / "copied.mp4"
+    shutil.copy(src, copied)  # every frame, but not made by rayqe from this input: redone
+    assert probe(_item(src, copied))[S.STATUS] == S.STATUS_OK
+    pts = list(range(0, 10 * 512, 512))
+    tags = {FINGERPRINT_KEY: first["fingerprint"]}
+    concat_segments([src], [pts], [0], src, done, Fraction(1, 12800), Fraction(25), tags)
+    assert probe(_item(src, done))[S.STATUS] == S.STATUS_SKIPPED
     broken = tmp_path / "broken.mp4"
-    broken.write_bytes((clip_dir / "mid_qp30.mp4").read_bytes()[:300])  # present but not complete
-    assert probe(_item(clip_dir / "mid_qp30.mp4", broken))[S.STATUS] == S.STATUS_OK
+    broken.write_bytes(done.read_bytes()[:300])  # present but not complete
+    assert probe(_item(src, broken))[S.STATUS] == S.STATUS_OK
+    other = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path), crf=30)  # other settings: redone
+    assert make_probe_fn(other)(_item(src, done))[S.STATUS] == S.STATUS_OK
 
 
-def test_two_inputs_with_one_output_are_refused():
+def test_two_inputs_with_one_output_get_error_rows():
     config = EnhanceConfig(src="in", dst="out")
     rows = input_rows(config, [InputItem("in/a.mp4", "a.mp4", 1), InputItem("in/b.avi", "b.avi", 2)])
     assert [r[S.OUTPUT_URI] for r in rows] == ["out/a.mp4", "out/b.mkv"]
-    with pytest.raises(RayqeError, match=r"both be written to out/a\.mkv"):
-        input_rows(config, [InputItem("in/a.avi", "a.avi", 1), InputItem("in/a.mkv", "a.mkv", 2)])
+    videos = [
+        {**r, S.STATUS: S.STATUS_OK}
+        for r in input_rows(config, [InputItem("in/a.avi", "a.avi", 1), InputItem("in/a.mkv", "a.mkv", 2)])
+    ]
+    mark_collisions(videos)
+    assert [v[S.STATUS] for v in videos] == [S.STATUS_ERROR] * 2
+    assert "in/a.mkv would also be written to out/a.mkv" in videos[0][S.ERROR]

@@ -58,7 +58,11 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     assert state["step"] == 4 and [r["step"] for r in state["history"]] == [1, 2, 3, 4]
 
     run = tmp_path / "enh"
-    run_training(TrainConfig(tiny_data, run, phase="enhancer", kind="drl", steps=3, drl_weights=pre / "last.pt", **TINY))
+    run_training(
+        TrainConfig(
+            tiny_data, run, phase="enhancer", kind="drl", steps=3, drl_weights=pre / "last.pt", **TINY
+        )
+    )
     blob = load_checkpoint(run / "last.pt")
     assert blob["training_state"]["step"] == 3 and blob["enhancer"] is not None
     assert "val_dpsnr_qp22" in blob["training_state"]["history"][-1]

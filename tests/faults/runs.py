@@ -1,0 +1,43 @@
+"""Run settings shared by the fault tests: the fake model, small pools that fit the 2-CPU test Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+from rayqe.pipeline.config import EnhanceConfig, PoolConfig
+from tests.pipeline.fakes import load_fake
+
+# Half a CPU per actor: classify, light and full pools plus probe and assembly tasks share 2 CPUs.
+SMALL_POOL = PoolConfig(min_actors=1, max_actors=1, num_cpus=0.5, num_gpus=0)
+
+
+def small_config(src: str, dst: str, **kw) -> EnhanceConfig:
+    defaults = dict(
+        chunk_frames=4,
+        model_factory=load_fake,
+        progress=False,
+        classify_pool=SMALL_POOL,
+        light_pool=SMALL_POOL,
+        full_pool=SMALL_POOL,
+    )
+    return EnhanceConfig(src=src, dst=dst, **{**defaults, **kw})
+
+
+def frame_times(path: Path) -> list[float]:
+    """Presentation times (s) of every decoded frame."""
+    with av.open(str(path)) as container:
+        return [float(f.pts * f.time_base) for f in container.decode(video=0)]
+
+
+def video_facts(path: Path) -> tuple[int, int, int, str, int]:
+    """(frames, width, height, pix_fmt, audio streams) of an output, by decoding every frame."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return frames, stream.width, stream.height, stream.codec_context.pix_fmt, len(container.streams.audio)
+
+
+def files_below(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
