@@ -219,7 +219,7 @@ def calibrate_command(
     checkpoint: str = typer.Argument(..., help="Trained checkpoint (train's last.pt)."),
     out: str = typer.Option(..., "--out", help="Where the shippable checkpoint goes."),
     data: str = typer.Option("data", "--data", help="Data folder with the val split."),
-    epsilon_db: float = typer.Option(0.02, "--epsilon-db", help="Allowed loss vs the best exit per level."),
+    epsilon_db: float = typer.Option(0.005, "--epsilon-db", help="Allowed loss vs the best exit per level."),
 ) -> None:
     """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
     from pathlib import Path

@@ -117,7 +117,7 @@ def _client(endpoint_url: str | None, max_attempts: int):
     import boto3
     from botocore.config import Config
 
-    retry = Config(retries={"max_attempts": max_attempts, "mode": "standard"})
+    retry = Config(retries={"total_max_attempts": max_attempts, "mode": "standard"})  # first try included
     return boto3.client("s3", endpoint_url=endpoint_url, config=retry)
 
 
@@ -184,7 +184,7 @@ def list_inputs(src: str, config: StorageConfig | None = None) -> list[InputItem
     if not items:
         raise RayqeError(f"no input videos found in {src}")
     by_key: dict[str, list[InputItem]] = {}
-    for item in items:
+    for item in {item.uri: item for item in items}.values():  # one file listed twice is one input
         by_key.setdefault(item.key, []).append(item)
     out = []
     for key, group in by_key.items():  # e.g. 'a/../b.mp4' and 'a/b.mp4': neither may overwrite the other

@@ -136,7 +136,9 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
                 **_pool_args(pool_config, attempts),
             )
         )
-    enhanced = branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0] if branches else None
+    enhanced = branches[0] if branches else None  # None: every chunk was lost before routing
+    if len(branches) > 1:
+        enhanced = branches[0].union(*branches[1:])
     # 6. assemble each video once its last chunk is back (Ray task per video)      N chunks -> 1 output
     _collect_and_assemble(enhanced, runnable, chunks, config, sink, progress)
 

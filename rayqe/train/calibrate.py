@@ -2,8 +2,9 @@
 
 For every validation window the DRL's own level estimate (what inference will see, not the true QP) picks a
 bin; per bin we average the Y-PSNR gain of every exit over whole frames. The mapping keeps, per bin, the
-fewest stages (at least one) whose mean gain is within `epsilon_db` of the best exit of that bin. Bins with no
-validation windows take their neighbour's count (towards more stages).
+fewest stages whose mean gain is within `epsilon_db` of the best exit of that bin, where exit 0 is the input
+itself: when no stage helps a level on validation data, that level is passed through untouched (0 stages)
+rather than made worse. Bins with no validation windows take their neighbour's count (towards more stages).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from rayqe.models.termination import TerminationMap
 from rayqe.train.data import load_split
 from rayqe.video.frames import YuvFrame
 
-DEFAULT_EPSILON_DB = 0.02
+# A quarter of the 0.02 dB the `level` policy may lose against `full` (issue 3): per-level means come from a
+# few dozen validation windows, so the slack absorbs their noise and the test-set loss stays inside budget.
+DEFAULT_EPSILON_DB = 0.005
 # Frames per validation clip and variant: every 4th frame of 32 covers the GOP without the full cost.
 FRAME_STRIDE = 4
 
@@ -72,8 +75,8 @@ def mapping_from_gains(
             "windows": len(per_bin[lvl]),
             "dpsnr_by_exit_db": mean.round(4).tolist(),
         }
-        best = float(mean[1:].max())
-        stages.append(next(k for k in range(1, num_stages + 1) if mean[k] >= best - epsilon_db))
+        best = float(mean.max())
+        stages.append(next(k for k in range(num_stages + 1) if mean[k] >= best - epsilon_db))
     # fill bins without data from the next populated bin above (more stages), else below
     for i in range(len(stages)):
         if stages[i] is None:

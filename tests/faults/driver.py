@@ -26,8 +26,9 @@ def main() -> None:
     parser.add_argument("--codec", default="ffv1")
     parser.add_argument("--endpoint", default=None)
     parser.add_argument("--cache", default=None)
+    parser.add_argument("--debug", action="store_true", help="log everything (botocore included)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
     for module in (fakes, faulty):  # workers may not have `tests` on sys.path
         ray.cloudpickle.register_pickle_by_value(module)
     config = small_config(

@@ -41,6 +41,7 @@ class FaultProxy:
     upstream: str  # moto's http://host:port
     rules: list[Rule] = field(default_factory=list)
     log: list[tuple[float, str, str, str]] = field(default_factory=list)  # (time, method, target, outcome)
+    key_ids: set[str] = field(default_factory=set)  # access key ids seen in signatures (never secrets)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, methods: str, path_contains: str, action: str, times: int | None = None) -> Rule:
@@ -97,6 +98,10 @@ def _handler(proxy: FaultProxy):
         def _handle(self) -> None:
             target = unquote(self.path)
             body = self._body()
+            credential = self.headers.get("Authorization", "").partition("Credential=")[2].split("/")[0]
+            if credential:
+                with proxy.lock:
+                    proxy.key_ids.add(credential)
             action = proxy.decide(self.command, target)
             if action == "drop":
                 proxy.record(self.command, target, "dropped")

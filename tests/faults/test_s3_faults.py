@@ -17,7 +17,7 @@ from rayqe.pipeline.run import run_enhance
 from tests.faults import inputs as I
 from tests.faults.runs import small_config
 
-pytestmark = [pytest.mark.faults, pytest.mark.ray, pytest.mark.s3, pytest.mark.slow]
+pytestmark = [pytest.mark.faults, pytest.mark.s3]
 
 ATTEMPTS = 4  # S3 attempts per request in these tests (default 8): keeps exhausted retries fast
 KEYS = {  # key below s3://faults-in/raw/ -> expected output key below s3://faults-out/out/, None: error
@@ -42,6 +42,8 @@ def _gaps(log: list[tuple[float, str]]) -> list[float]:
     return [b[0] - a[0] for a, b in itertools.pairwise(log)]
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_s3_errors_cost_only_their_video_and_a_rerun_finishes(
     ray_local, fakes_by_value, s3_faults, tmp_path, monkeypatch, fault_report
 ):

@@ -69,7 +69,7 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
 
     shipped = tmp_path / "shipped.pt"
     mapping = calibrate(run / "last.pt", tiny_data, shipped)
-    assert len(mapping.level_stages) == 5 and all(1 <= s <= 4 for s in mapping.level_stages)
+    assert len(mapping.level_stages) == 5 and all(0 <= s <= 4 for s in mapping.level_stages)
     assert list(mapping.level_stages) == sorted(mapping.level_stages)
     restorer = Restorer.load(shipped)
     assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
@@ -85,3 +85,15 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
+
+
+def test_mapping_passes_through_levels_no_stage_helps_and_is_monotone():
+    from rayqe.train.calibrate import mapping_from_gains
+
+    gains = {
+        0: [np.array([0.0, -0.02, -0.03, -0.04, -0.04])],  # every stage hurts: pass through
+        2: [np.array([0.0, 0.01, 0.03, 0.031, 0.031])],  # stage 2 is within 0.005 dB of the best
+        4: [np.array([0.0, 0.05, 0.06, 0.07, 0.1])],
+    }
+    m = mapping_from_gains(gains, 4, 0.005)
+    assert m.level_stages == (0, 2, 2, 4, 4)  # empty bins take the next populated bin's count
