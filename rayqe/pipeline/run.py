@@ -203,11 +203,16 @@ def _collect_and_assemble(
 
 def _pool_args(pool: PoolConfig, attempts: int) -> dict:
     """Ray Data arguments of one actor pool (sizes resolved by config.resolve_pools). Dead actors are
-    restarted; a call whose actor died is retried `attempts - 1` times, then dropped (guard.py)."""
+    restarted; a call whose actor died is retried `attempts - 1` times, then dropped (guard.py). One call
+    in flight per actor: a dying actor fails every call queued on it, so with a queue one poison input
+    would use up the attempts of innocent chunks waiting behind it (a chunk takes seconds; the queue
+    only saved the milliseconds of handing the next one over)."""
     import ray
 
     return {
-        "compute": ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+        "compute": ray.data.ActorPoolStrategy(
+            min_size=pool.min_actors, max_size=pool.max_actors, max_tasks_in_flight_per_actor=1
+        ),
         "batch_size": pool.batch_chunks,
         "num_cpus": pool.num_cpus,
         "num_gpus": pool.num_gpus or None,
