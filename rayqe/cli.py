@@ -251,9 +251,22 @@ def enhance_command(
     s3_endpoint_url: str | None = typer.Option(None, help="S3-compatible endpoint (else AWS_ENDPOINT_URL)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip outputs that are already complete."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress", help="[default: on a terminal]"),
+    max_pixels: int | None = typer.Option(None, "--max-pixels", help="Refuse larger frames (default: 8K)."),
+    max_frames: int | None = typer.Option(None, "--max-frames", help="Refuse longer videos (frames)."),
+    max_duration: float | None = typer.Option(None, "--max-duration", help="Refuse longer videos (s)."),
+    max_bytes: int | None = typer.Option(None, "--max-bytes", help="Refuse larger input files (bytes)."),
+    max_lost_frames: int | None = typer.Option(None, "--max-lost-frames", help="Undecodable frames allowed."),
+    fallback_codec: str | None = typer.Option(
+        "ffv1", "--fallback-codec", help="Codec for sizes the output codec refuses; 'none' to refuse them."
+    ),
+    chunk_attempts: int | None = typer.Option(
+        None, "--chunk-attempts", help="Tries per chunk if a worker dies."
+    ),
 ) -> None:
     """Enhance every video under SRC into DST with Ray (local Ray unless RAY_ADDRESS is set)."""
-    from rayqe.pipeline.config import EnhanceConfig, PoolConfig
+    import dataclasses
+
+    from rayqe.pipeline.config import EnhanceConfig, InputLimits, PoolConfig
     from rayqe.pipeline.run import run_enhance
     from rayqe.pipeline.summary import format_summary
     from rayqe.storage import StorageConfig
@@ -280,6 +293,14 @@ def enhance_command(
         storage=StorageConfig(s3_endpoint_url),
         resume=resume,
         progress=progress,
+    )
+    given = {"max_pixels": max_pixels, "max_frames": max_frames, "max_duration_s": max_duration,
+             "max_bytes": max_bytes, "max_lost_frames": max_lost_frames}  # fmt: skip
+    config = dataclasses.replace(
+        config,
+        limits=InputLimits(**{k: v for k, v in given.items() if v is not None}),
+        fallback_codec=None if (fallback_codec or "none").lower() == "none" else fallback_codec,
+        **({"chunk_attempts": chunk_attempts} if chunk_attempts is not None else {}),
     )
     summary = run_enhance(config)
     typer.echo(format_summary(summary))

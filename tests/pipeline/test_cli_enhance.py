@@ -38,3 +38,19 @@ def test_options_reach_the_config(captured):
     assert (config.full_pool.max_actors, config.full_pool.num_gpus) == (3, 1.0)
     assert config.storage.s3_endpoint_url == "http://127.0.0.1:9"
     assert "1 enhanced" in result.output and "10 in 1.0 s" in result.output
+
+
+def test_limit_and_fault_options_reach_the_config(captured):
+    args = "enhance in out --max-pixels 1000 --max-duration 60 --max-lost-frames 2 --fallback-codec none"
+    result = CliRunner().invoke(app, [*args.split(), "--chunk-attempts", "5"])
+    assert result.exit_code == 0, result.output
+    config = captured["config"]
+    assert (config.limits.max_pixels, config.limits.max_duration_s, config.limits.max_lost_frames) == (1000, 60, 2)
+    assert config.fallback_codec is None and config.chunk_attempts == 5
+
+
+def test_defaults_keep_safe_limits(captured):
+    from rayqe.pipeline.config import FALLBACK_CODEC, InputLimits
+
+    assert CliRunner().invoke(app, ["enhance", "in", "out"]).exit_code == 0
+    assert captured["config"].limits == InputLimits() and captured["config"].fallback_codec == FALLBACK_CODEC
