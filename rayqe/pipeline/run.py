@@ -29,6 +29,10 @@ from rayqe.pipeline.summary import RunSummary, summarize
 log = logging.getLogger(__name__)
 
 PROBE_NUM_CPUS = 0.25  # header parsing and (for S3) a download: mostly waiting, not computing
+# Routing filters a few metadata rows. It must not need a CPU: once both pools' actors hold every core (a
+# 2-core machine, one light and one full actor), a filter task asking for any CPU never schedules and the
+# actors starve waiting for their input (seen in `rayqe demo` before this was 0).
+ROUTE_NUM_CPUS = 0
 ASSEMBLE_NUM_CPUS = 0.25  # remuxing copies packets; it must not wait for a whole core while pools hold them
 ASSEMBLE_RETRIES = 3  # a lost worker redoes the (idempotent) assembly; the output commit is atomic
 
@@ -119,7 +123,7 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
         (S.POOL_LIGHT, config.light_pool, config.light_max_stages),
         (S.POOL_FULL, config.full_pool, None),
     ):
-        routed = classified.filter(expr=pool_expr(pool))
+        routed = classified.filter(expr=pool_expr(pool), num_cpus=ROUTE_NUM_CPUS)
         if routed.count() == 0:
             continue  # no actor pool (and no model load) for an empty route
         branches.append(

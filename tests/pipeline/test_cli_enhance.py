@@ -45,7 +45,8 @@ def test_limit_and_fault_options_reach_the_config(captured):
     result = CliRunner().invoke(app, [*args.split(), "--chunk-attempts", "5"])
     assert result.exit_code == 0, result.output
     config = captured["config"]
-    assert (config.limits.max_pixels, config.limits.max_duration_s, config.limits.max_lost_frames) == (1000, 60, 2)
+    limits = config.limits
+    assert (limits.max_pixels, limits.max_duration_s, limits.max_lost_frames) == (1000, 60, 2)
     assert config.fallback_codec is None and config.chunk_attempts == 5
 
 
