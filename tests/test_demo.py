@@ -53,3 +53,27 @@ def test_demo_compresses_enhances_reports_and_scores(ray_local, tmp_path):
     printed = "\n".join(lines)
     assert "2 enhanced" in printed and "ΔPSNR" in printed and "report.md" in printed
     assert f"{demo.quality[1].delta_psnr_db:+10.3f}" in printed
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_report_numbers_match_the_parquet_rows_of_a_real_run(ray_local, tmp_path):
+    from rayqe.pipeline import stats as S
+    from rayqe.report import Prices, compute_report
+
+    config = DemoConfig(
+        tmp_path / "demo", clips=("carphone_pristine",), qps=(22, 42), frames=FRAMES,
+        weights=str(write_tiny_weights(tmp_path / "tiny.pt")), progress=False,
+    )  # fmt: skip
+    demo = run_demo(config, echo=lambda _line: None)
+    chunks, videos = S.read_stats(demo.summary.stats_uri)
+    prices = Prices(gpu_hour_usd=2.0, cpu_hour_usd=0.1, archive_hours=10)
+    data = compute_report(chunks, videos, prices)
+    rows = chunks.to_pylist()
+    assert data.frames == sum(r[S.FRAME_COUNT] for r in rows if r[S.STATUS] == S.STATUS_OK) == 2 * FRAMES
+    for step in ("decode_s", "classify_s", "enhance_s", "encode_s"):
+        assert getattr(data.steps, step) == pytest.approx(sum(r[step] for r in rows))
+    busy_s = [r["decode_s"] + r["classify_s"] + r["enhance_s"] + r["encode_s"] for r in rows]
+    cpu_h = sum(b * r[S.ACTOR_NUM_CPUS] for b, r in zip(busy_s, rows, strict=True)) / 3600
+    assert data.usage.cpu_hours == pytest.approx(cpu_h) and data.usage.gpu_hours == 0
+    assert data.cost_usd == pytest.approx(cpu_h * 0.1)
