@@ -85,18 +85,10 @@ def yuv_from_av(frame: av.VideoFrame) -> YuvFrame:
 
 def _start_pts(container: av.container.InputContainer, stream, start: int) -> int | None:
     """pts of the `start`-th frame in presentation order, from packet headers; None if unknown."""
-    pts_seen: list[int] = []
-    for packet in container.demux(stream):
-        if packet.size == 0 or packet.is_discard:
-            continue
-        if packet.pts is None:
-            return None
-        pts_seen.append(packet.pts)
-        if len(pts_seen) > start + REORDER_MARGIN:
-            break
-    if len(pts_seen) <= start:
-        return None  # fewer frames than `start`: nothing to decode either way
-    return sorted(pts_seen)[start]
+    pts_sorted = _packet_pts(container, stream, start + REORDER_MARGIN + 1)
+    if pts_sorted is None or len(pts_sorted) <= start:
+        return None  # no timestamps, or fewer frames than `start`: nothing to seek to
+    return pts_sorted[start]
 
 
 def _decoded(container, stream) -> Iterator[av.VideoFrame]:

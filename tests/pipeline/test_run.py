@@ -10,29 +10,11 @@ import pyarrow.compute as pc
 import pytest
 
 from rayqe.pipeline import stats as S
-from rayqe.pipeline.config import EnhanceConfig, PoolConfig
 from rayqe.pipeline.run import run_enhance
+from tests.pipeline.configs import SMALL_POOL, small_config  # noqa: F401  (imported by other tests)
 from tests.pipeline.conftest import CLIPS
-from tests.pipeline.fakes import load_fake
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-
-# Half a CPU per actor: the test cluster has 2 CPUs for the light pool, the full pool and the assembler.
-SMALL_POOL = PoolConfig(min_actors=1, max_actors=1, num_cpus=0.5, num_gpus=0)
-
-
-def small_config(src: str, dst: str, **kw) -> EnhanceConfig:
-    return EnhanceConfig(
-        src=src,
-        dst=dst,
-        chunk_frames=4,
-        model_factory=load_fake,
-        progress=False,
-        classify_pool=SMALL_POOL,
-        light_pool=SMALL_POOL,
-        full_pool=SMALL_POOL,
-        **kw,
-    )
 
 
 def check_outputs(inputs: Path, outputs: Path) -> None:
