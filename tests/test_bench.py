@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rayqe import storage
+from rayqe import listing
 from rayqe.bench import BenchConfig, stage_inputs
 from rayqe.bench_measure import PeakSampler, decode_encode_alone, model_alone, rss_bytes
 from rayqe.errors import RayqeError
@@ -49,7 +49,7 @@ def test_baselines_process_every_frame(clips, tmp_path):
 
 def test_staged_copies_are_distinct_inputs_with_the_same_bytes(clips, tmp_path):
     uri = stage_inputs(clips, str(tmp_path / "x3"), 3)
-    items = storage.list_inputs(uri)
+    items = listing.list_inputs(uri)
     assert len(items) == 3 * len(clips) and len({i.key for i in items}) == len(items)
     assert {i.size_bytes for i in items} == {p.stat().st_size for p in clips}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rayqe import storage
+from rayqe import listing, storage
 from rayqe.errors import RayqeError
 from tests.pipeline.s3server import s3_endpoint, use_fake_credentials  # noqa: F401  (fixture)
 
@@ -44,18 +44,18 @@ def _tree(root):
 
 def test_list_local_folder_file_and_manifest(tmp_path):
     _tree(tmp_path / "in")
-    items = storage.list_inputs(str(tmp_path / "in"))
+    items = listing.list_inputs(str(tmp_path / "in"))
     assert [(i.key, i.size_bytes) for i in items] == [("a.mp4", 1), ("sub/b c.mkv", 2)]
-    assert [i.key for i in storage.list_inputs(str(tmp_path / "in" / "sub" / "b c.mkv"))] == ["b c.mkv"]
+    assert [i.key for i in listing.list_inputs(str(tmp_path / "in" / "sub" / "b c.mkv"))] == ["b c.mkv"]
     manifest = tmp_path / "list.txt"
     manifest.write_text(f"# comment\n\nin/a.mp4\n{tmp_path}/in/sub/b c.mkv\n")
-    items = storage.list_inputs(str(manifest))
+    items = listing.list_inputs(str(manifest))
     assert [i.key for i in items] == ["in/a.mp4", f"{str(tmp_path).lstrip('/')}/in/sub/b c.mkv"]
     with pytest.raises(RayqeError, match="not found"):
-        storage.list_inputs(str(tmp_path / "missing"))
+        listing.list_inputs(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(RayqeError, match="no input videos"):
-        storage.list_inputs(str(tmp_path / "empty"))
+        listing.list_inputs(str(tmp_path / "empty"))
 
 
 def test_commit_is_atomic_and_cleans_up(tmp_path):
@@ -82,14 +82,14 @@ def test_s3_list_fetch_put_and_errors(s3_endpoint, tmp_path):  # noqa: F811
         "in2/c.mp4": b"c",
     }.items():
         client.put_object(Bucket="store", Key=key, Body=body)
-    items = storage.list_inputs("s3://store/in", config)  # a prefix without '/' is a folder, not "in*"
+    items = listing.list_inputs("s3://store/in", config)  # a prefix without '/' is a folder, not "in*"
     assert [(i.uri, i.key, i.size_bytes) for i in items] == [
         ("s3://store/in/a.mp4", "a.mp4", 1),
         ("s3://store/in/d/b.mkv", "d/b.mkv", 2),
     ]
-    assert [i.key for i in storage.list_inputs("s3://store/in/d/b.mkv", config)] == ["b.mkv"]
+    assert [i.key for i in listing.list_inputs("s3://store/in/d/b.mkv", config)] == ["b.mkv"]
     storage.put_bytes("s3://store/list.txt", b"s3://store/in2/c.mp4\nin/a.mp4\n", config)
-    assert [i.key for i in storage.list_inputs("s3://store/list.txt", config)] == [
+    assert [i.key for i in listing.list_inputs("s3://store/list.txt", config)] == [
         "in/a.mp4",
         "store/in2/c.mp4",
     ]
@@ -108,6 +108,6 @@ def test_s3_list_fetch_put_and_errors(s3_endpoint, tmp_path):  # noqa: F811
     storage.delete("s3://store/out/f.bin", config)
     assert not storage.exists("s3://store/out/f.bin", config)
     with pytest.raises(RayqeError, match="bucket does not exist"):
-        storage.list_inputs("s3://no-such-bucket/x/", config)
+        listing.list_inputs("s3://no-such-bucket/x/", config)
     with pytest.raises(RayqeError, match="does not exist"):
         storage.fetch("s3://store/in/gone.mp4", tmp_path / "cache", config)

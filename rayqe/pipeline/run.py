@@ -11,7 +11,7 @@ import logging
 import os
 import time
 
-from rayqe import storage
+from rayqe import listing, storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.assemble import SegmentCollector, assemble_video
@@ -45,7 +45,7 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
 
     config = config.validate()
     # 1. list SRC (driver; names and sizes only, no input is opened here)          SRC -> N inputs
-    inputs = input_rows(config, storage.list_inputs(config.src, config.storage))
+    inputs = input_rows(config, listing.list_inputs(config.src, config.storage))
     for uri in dict.fromkeys((config.dst, config.stats_uri)):  # missing bucket, access denied: before work
         storage.check_writable(uri, config.storage)
     started_ray = ensure_ray()

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rayqe import storage
+from rayqe import listing, storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.assemble import SegmentCollector
@@ -52,13 +52,13 @@ def test_listing_turns_missing_and_colliding_entries_into_item_errors(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     manifest = tmp_path / "list.txt"
     manifest.write_text("a b.mp4\na b.mp4\ngone.mp4\na/b.mp4\na/../b.mp4\n..\n")
-    listed = storage.list_inputs(str(manifest))
+    listed = listing.list_inputs(str(manifest))
     items = {(i.uri.removeprefix(str(tmp_path)), i.error or "") for i in listed}
     assert len(listed) == 5 and ("/a b.mp4", "") in items  # one file listed twice is one input
     assert ("/gone.mp4", "manifest entry not found: gone.mp4") in items
     assert sum("map to the same output name 'a/b.mp4'" in e for _, e in items) == 2  # neither is written
     assert any("gives no usable output name" in e for _, e in items)
-    assert all(i.version for i in storage.list_inputs(str(tmp_path)))  # mtime: a replaced input is new
+    assert all(i.version for i in listing.list_inputs(str(tmp_path)))  # mtime: a replaced input is new
 
 
 def test_unwritable_destination_fails_fast(tmp_path):

@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from rayqe import storage
+from rayqe import listing, storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.run import run_enhance
@@ -59,7 +59,7 @@ def test_s3_errors_cost_only_their_video_and_a_rerun_finishes(
     proxy.add("GET", "raw/throttled.mp4", "503", times=2)
     proxy.add("GET", "raw/flaky.mp4", "drop", times=2)
     proxy.add("PUT", "faults-out/out/putfail.mp4", "500")
-    listed = storage.list_inputs
+    listed = listing.list_inputs
 
     def list_then_delete(src, store=None):  # the object disappears between listing and reading
         items = listed(src, store)
@@ -67,7 +67,7 @@ def test_s3_errors_cost_only_their_video_and_a_rerun_finishes(
         return items
 
     with monkeypatch.context() as patch:
-        patch.setattr(storage, "list_inputs", list_then_delete)
+        patch.setattr(listing, "list_inputs", list_then_delete)
         summary = run_enhance(config)
 
     errors = {uri.rsplit("/", 1)[-1]: err for uri, err in summary.errors}
