@@ -25,10 +25,15 @@ class TerminationMap:
     calibration: dict = field(default_factory=dict)  # per-level, per-exit ΔPSNR measured on val clips
 
     def stages(self, level: float) -> int:
-        """Between two bins take the larger count: termination errs towards quality."""
-        lo = min(max(math.floor(level), 0), len(self.level_stages) - 1)
-        hi = min(max(math.ceil(level), 0), len(self.level_stages) - 1)
-        return max(self.level_stages[lo], self.level_stages[hi])
+        """The count of the level's bin, binned exactly as calibration binned it (`level_bin`)."""
+        return self.level_stages[level_bin(level, len(self.level_stages))]
+
+
+def level_bin(level: float, num_bins: int) -> int:
+    """Nearest level bin of a soft level estimate. Calibration measures each bin's gains on the windows that
+    fall in it, so inference must use the same binning: rounding up instead (an earlier version did, to err
+    towards quality) gave a confident 'QP 22' estimate of 0.2 the stage count calibrated for QP 27."""
+    return min(max(math.floor(level + 0.5), 0), num_bins - 1)
 
 
 @dataclass(frozen=True)

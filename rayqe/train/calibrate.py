@@ -20,7 +20,7 @@ from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
-from rayqe.models.termination import TerminationMap
+from rayqe.models.termination import TerminationMap, level_bin
 from rayqe.train.data import load_split
 from rayqe.video.frames import YuvFrame
 
@@ -56,8 +56,9 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> tuple[dict[int, list[np.ndar
                 ref_frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
                 gains = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
                 gains = np.array(gains) - gains[0]
-                per_bin.setdefault(round(level), []).append(gains)
-                confusion[LEVEL_QPS.index(qp) if qp in LEVEL_QPS else 0, round(level)] += 1
+                lvl = level_bin(level, len(LEVEL_QPS))
+                per_bin.setdefault(lvl, []).append(gains)
+                confusion[LEVEL_QPS.index(qp) if qp in LEVEL_QPS else 0, lvl] += 1
     return per_bin, {"confusion_true_by_predicted": confusion.tolist()}
 
 

@@ -1,12 +1,18 @@
 import pytest
 
 from rayqe.errors import RayqeError
-from rayqe.models.termination import TerminationMap, make_policy
+from rayqe.models.termination import TerminationMap, level_bin, make_policy
 
 
-def test_mapping_takes_larger_count_between_bins():
-    m = TerminationMap((1, 2, 3, 4, 4))
-    assert m.stages(0) == 1 and m.stages(0.4) == 2 and m.stages(2.0) == 3 and m.stages(9) == 4
+def test_mapping_uses_the_nearest_bin_like_calibration():
+    m = TerminationMap((0, 2, 3, 4, 4))
+    assert m.stages(0) == 0 and m.stages(0.4) == 0 and m.stages(0.6) == 2 and m.stages(1.5) == 3
+    assert m.stages(-1) == 0 and m.stages(9) == 4
+
+
+@pytest.mark.parametrize("level", [0.0, 0.49, 0.5, 1.3, 2.5, 3.51, 4.0])
+def test_inference_and_calibration_bin_alike(level):
+    assert TerminationMap((0, 1, 2, 3, 4)).stages(level) == level_bin(level, 5)
 
 
 def test_policies():
