@@ -15,7 +15,8 @@ apt-get download opencv-doc plasma-workspace-wallpapers mate-backgrounds libjxl-
 for d in *.deb; do dpkg-deb -x "$d" extracted; done
 cd - >/dev/null
 "$PY" -m rayqe.train.sources --downloads "$DL" --out "$DATA/pristine"
-for split in train val; do
+# test is compressed too, for `rayqe probe-drl` only: training and calibration never read it
+for split in train val test; do
   for codec in libx265 libx264; do
     "$PY" -m rayqe compress "$DATA"/pristine/$split/*.mkv --out "$DATA/compressed/$split/$codec" \
       --codec $codec --qp 22,27,32,37,42

@@ -2,7 +2,7 @@
 
 Runs ours (`drl`) and the ablation (`baseline`) side by side in one local Ray instance with the same data,
 steps and per-worker threads, so the comparison is fair; everything resumes from RUNS/<name>/last.pt.
-    python scripts/train_all.py --data data --runs runs --drl-steps 3000 --steps 4000
+    python scripts/train_all.py --data data --runs runs --drl-steps 7000 --steps 12000   (the shipped run)
 then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
 """
 
