@@ -35,6 +35,7 @@ PROBE_NUM_CPUS = 0.25  # header parsing and (for S3) a download: mostly waiting,
 ROUTE_NUM_CPUS = 0
 ASSEMBLE_NUM_CPUS = 0.25  # remuxing copies packets; it must not wait for a whole core while pools hold them
 ASSEMBLE_RETRIES = 3  # a lost worker redoes the (idempotent) assembly; the output commit is atomic
+POOL_UPSCALE_UTILIZATION = 1.0  # add an actor once every actor of a pool is busy (see ensure_ray)
 
 
 def run_enhance(config: EnhanceConfig) -> RunSummary:
@@ -240,6 +241,9 @@ def ensure_ray() -> bool:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
+    # Our pools keep one call in flight per actor (_pool_args), which caps a pool's utilisation at 100 %;
+    # Ray Data's default upscaling threshold (175 %) is then never reached and every pool stays at one actor.
+    ctx.autoscaling_config.actor_pool_util_upscaling_threshold = POOL_UPSCALE_UTILIZATION
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset "execution finished" lines
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
     return started

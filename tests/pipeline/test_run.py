@@ -11,7 +11,7 @@ import pytest
 
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.run import run_enhance
-from tests.pipeline.configs import SMALL_POOL, small_config  # noqa: F401  (imported by other tests)
+from tests.pipeline.configs import SMALL_POOL, small_config
 from tests.pipeline.conftest import CLIPS
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
@@ -84,3 +84,16 @@ def test_bucket_to_bucket(ray_local, fake_model_pickled_by_value, clip_dir, s3_e
     assert chunks.num_rows == 9 and set(videos.column(S.STATUS).to_pylist()) == {S.STATUS_OK}
     leftovers = storage.list_files("s3://archive/enhanced/_rayqe_work", config=config_s3)
     assert leftovers == []  # segments removed after assembly
+
+
+def test_pools_can_grow_with_one_call_in_flight_per_actor(ray_local):
+    """With one call per actor a pool's utilisation tops out at 100 %: the upscaling threshold must not be
+    above it, or Ray Data never adds a second actor (its default 175 % left every pool at one actor)."""
+    import ray
+
+    from rayqe.pipeline.run import _pool_args, ensure_ray
+
+    ensure_ray()
+    strategy = _pool_args(SMALL_POOL, attempts=1)["compute"]
+    threshold = ray.data.DataContext.get_current().autoscaling_config.actor_pool_util_upscaling_threshold
+    assert threshold <= strategy.max_tasks_in_flight_per_actor  # calls in flight / actor concurrency (1)
