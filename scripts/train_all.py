@@ -2,7 +2,8 @@
 
 Runs ours (`drl`) and the ablation (`baseline`) side by side in one local Ray instance with the same data,
 steps and per-worker threads, so the comparison is fair; everything resumes from RUNS/<name>/last.pt.
-    python scripts/train_all.py --data data --runs runs --drl-steps 7000 --steps 12000   (the shipped run)
+    python scripts/train_all.py --data data --runs runs --drl-steps 7000 --steps 12000 \
+        --finetune-steps 14500 --harm-weight 1.0                                     (the shipped run)
 then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
 """
 
@@ -47,6 +48,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--drl-steps", type=int, default=3000)
     ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--finetune-steps", type=int, default=0, help="continue the enhancers to this step count")
+    ap.add_argument("--harm-weight", type=float, default=1.0, help="loss weight on dB lost, fine-tune phase")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kinds", default="drl,baseline")
     args = ap.parse_args()
@@ -73,20 +76,25 @@ def main() -> None:
         ]
     )
     main_runs = {k: args.runs / f"{k}_enhancer" for k in kinds}
-    _parallel(
-        [
-            TrainConfig(
-                args.data,
-                main_runs[k],
-                phase="enhancer",
-                kind=k,
-                steps=args.steps,
-                drl_weights=pre[k] / "last.pt",
-                threads=args.threads,
-            )
-            for k in kinds
-        ]
-    )
+    # phase 2, then (optionally) a do-no-harm fine-tune continuing the same runs: each phase resumes from
+    # last.pt, so one already past its step count costs nothing
+    phases = [(args.steps, 0.0)] + ([(args.finetune_steps, args.harm_weight)] if args.finetune_steps else [])
+    for steps, harm in phases:
+        _parallel(
+            [
+                TrainConfig(
+                    args.data,
+                    main_runs[k],
+                    phase="enhancer",
+                    kind=k,
+                    steps=steps,
+                    harm_weight=harm,
+                    drl_weights=pre[k] / "last.pt",
+                    threads=args.threads,
+                )
+                for k in kinds
+            ]
+        )
     for k in kinds:
         mapping = calibrate(main_runs[k] / "last.pt", args.data, args.runs / f"rayqe_{k}_final.pt")
         print(f"{k}: stages per level {mapping.level_stages}")

@@ -114,7 +114,7 @@ def train_enhancer(config: TrainConfig) -> None:
         with torch.no_grad():
             drl_out = drl(win[:, r])
         exits = model(win, drl_out)
-        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt)
+        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.harm_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)

@@ -30,6 +30,7 @@ class TrainConfig:
     batch: int = 12
     patch: int = 96  # full-resolution pixels
     lr: float = 3e-4
+    harm_weight: float = 0.0  # enhancer: extra weight on dB lost against the input (losses.log_ratio_loss)
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     checkpoint_minutes: float = 5.0
     val_minutes: float = 10.0

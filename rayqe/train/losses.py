@@ -23,23 +23,31 @@ def weighted_mse(a_bchw: torch.Tensor, b_bchw: torch.Tensor) -> torch.Tensor:
     return ((a_bchw - b_bchw) ** 2 * w).mean(dim=(1, 2, 3)) / w.mean()
 
 
-def log_ratio_loss(out_bchw: torch.Tensor, inp_bchw: torch.Tensor, target_bchw: torch.Tensor) -> torch.Tensor:
+def log_ratio_loss(
+    out_bchw: torch.Tensor, inp_bchw: torch.Tensor, target_bchw: torch.Tensor, harm_weight: float = 0.0
+) -> torch.Tensor:
     """Mean over samples of 10*log10(mse_out / mse_in): minus the ΔPSNR in dB.
 
     Balances QPs: a QP 22 patch that gets 0.1 dB worse costs as much as a QP 42 patch that does, where a
     plain MSE would let heavy compression dominate (the probe in issue 3 lost 2 dB at QP 22 that way).
+    `harm_weight` > 0 adds that multiple of every sample's loss in dB *below* the input (do no harm): a patch
+    made worse then costs more than an equal gain elsewhere earns, which pushes the network towards identity
+    on content whose degradation it cannot tell.
     """
     mse_out = weighted_mse(out_bchw, target_bchw) + MSE_FLOOR
     mse_in = (weighted_mse(inp_bchw, target_bchw) + MSE_FLOOR).detach()
-    return (10.0 * torch.log10(mse_out / mse_in)).mean()
+    per_sample_db = 10.0 * torch.log10(mse_out / mse_in)
+    return per_sample_db.mean() + harm_weight * F.relu(per_sample_db).mean()
 
 
 def deep_supervision_loss(
-    exits: list[torch.Tensor], inp_bchw: torch.Tensor, target_bchw: torch.Tensor
+    exits: list[torch.Tensor], inp_bchw: torch.Tensor, target_bchw: torch.Tensor, harm_weight: float = 0.0
 ) -> tuple[torch.Tensor, list[float]]:
-    """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR)."""
-    per_exit = [log_ratio_loss(o, inp_bchw, target_bchw) for o in exits]
-    return torch.stack(per_exit).mean(), [float(x.detach()) for x in per_exit]
+    """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR for the log)."""
+    per_exit = [log_ratio_loss(o, inp_bchw, target_bchw, harm_weight) for o in exits]
+    with torch.no_grad():
+        logged = [float(log_ratio_loss(o, inp_bchw, target_bchw)) for o in exits] if harm_weight else None
+    return torch.stack(per_exit).mean(), logged or [float(x.detach()) for x in per_exit]
 
 
 def drl_loss(

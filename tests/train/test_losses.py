@@ -55,3 +55,23 @@ def test_few_drl_steps_reduce_loss():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.7 * losses[0]
+
+
+def test_harm_weight_charges_only_the_samples_made_worse():
+    tgt = torch.zeros(2, 6, 4, 4)
+    inp = tgt + 0.1
+    out = torch.stack([tgt[0] + 0.05, tgt[1] + 0.2])  # one sample +6.02 dB, the other -6.02 dB
+    plain = float(log_ratio_loss(out, inp, tgt))
+    assert abs(plain) < 1e-3  # gains and losses cancel without the harm term
+    assert abs(float(log_ratio_loss(out, inp, tgt, harm_weight=1.0)) - 6.0206 / 2) < 1e-2
+    better = tgt + 0.05  # nothing made worse: the harm term adds nothing
+    assert float(log_ratio_loss(better, inp, tgt, harm_weight=1.0)) == float(log_ratio_loss(better, inp, tgt))
+
+
+def test_deep_supervision_logs_plain_delta_psnr_whatever_the_harm_weight():
+    tgt = torch.zeros(2, 6, 4, 4)
+    inp = tgt + 0.1
+    exits = [torch.stack([tgt[0] + 0.05, tgt[1] + 0.2])]
+    loss, logged = deep_supervision_loss(exits, inp, tgt, harm_weight=1.0)
+    assert abs(float(loss) - 6.0206 / 2) < 1e-2
+    assert abs(logged[0]) < 1e-3

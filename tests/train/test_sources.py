@@ -1,0 +1,44 @@
+import numpy as np
+
+from rayqe.train.sources import FLAT_CONTRAST, FRAMES_PER_CLIP, flatten, pan_clip, split_of
+
+
+def _noise_photo(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(200, 300, 3), dtype=np.uint8)
+
+
+def _smooth_photo() -> np.ndarray:
+    """A photo with no fine detail (blur barely changes it), so the contrast gain can be read off."""
+    yy, xx = np.mgrid[0:200, 0:300].astype(float)
+    ramp = 40 + 0.5 * xx + 0.3 * yy
+    return np.stack([ramp, 255 - ramp, 0.5 * ramp + 60], axis=-1).clip(0, 255).astype(np.uint8)
+
+
+def test_flatten_pulls_every_channel_towards_its_mean_within_the_range():
+    photo = _smooth_photo()
+    flat = flatten(photo, np.random.default_rng(1))
+    assert flat.shape == photo.shape and flat.dtype == np.uint8
+    core = (slice(20, -20), slice(20, -20))  # away from the blur's border handling
+    gain = flat[core].astype(float).std(axis=(0, 1)) / photo[core].astype(float).std(axis=(0, 1))
+    assert np.all(gain > FLAT_CONTRAST[0] - 0.02) and np.all(gain < FLAT_CONTRAST[1] + 0.02)
+    assert np.allclose(gain, gain[0], atol=0.02)  # one gain for all channels: colours keep their balance
+    assert np.allclose(flat.mean(axis=(0, 1)), photo.mean(axis=(0, 1)), atol=1.0)
+
+
+def test_flatten_removes_fine_detail():
+    noise = _noise_photo()
+    flat = flatten(noise, np.random.default_rng(4)).astype(float)
+    detail_in = np.abs(np.diff(noise.astype(float), axis=1)).mean()
+    assert np.abs(np.diff(flat, axis=1)).mean() < 0.2 * detail_in
+
+
+def test_flat_clips_train_and_held_out_names_keep_their_split():
+    assert split_of("Aqua_flat0") == "train"
+    assert split_of("Storm_pan0") == "test"
+    assert split_of("Garden_pan0") == "val"
+
+
+def test_pan_clip_of_a_flattened_photo_is_a_full_yuv420_clip():
+    frames = pan_clip(flatten(_noise_photo(), np.random.default_rng(2)), np.random.default_rng(3), (64, 96))
+    assert len(frames) == FRAMES_PER_CLIP
+    assert frames[0].y.shape == (64, 96) and frames[0].u.shape == (32, 48)
