@@ -45,9 +45,12 @@ def deep_supervision_loss(
 ) -> tuple[torch.Tensor, list[float]]:
     """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR for the log)."""
     per_exit = [log_ratio_loss(o, inp_bchw, target_bchw, harm_weight) for o in exits]
-    with torch.no_grad():
-        logged = [float(log_ratio_loss(o, inp_bchw, target_bchw)) for o in exits] if harm_weight else None
-    return torch.stack(per_exit).mean(), logged or [float(x.detach()) for x in per_exit]
+    if harm_weight:
+        with torch.no_grad():
+            logged = [float(log_ratio_loss(o, inp_bchw, target_bchw)) for o in exits]
+    else:
+        logged = [float(x.detach()) for x in per_exit]
+    return torch.stack(per_exit).mean(), logged
 
 
 def drl_loss(

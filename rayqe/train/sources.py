@@ -44,9 +44,9 @@ PHOTO_SPLITS = {
 }
 VIDEO_SPLITS = {"test": ("carphone_pristine",), "val": ("tree_s1",)}
 # Flat copies of the training photos: blurred (Gaussian sigma in photo pixels) and contrast scaled around the
-# mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: the shipped
-# enhancer, trained without them, applied the same correction at QP 22 and 42 on flat held-out pans and lost
-# 0.6-0.7 dB at QP 22 there (MODEL_CARD.md).
+# mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: an enhancer
+# trained without them applied the same correction at QP 22 and 42 on flat held-out pans and lost 0.6-0.7 dB
+# at QP 22 there (MODEL_CARD.md).
 FLAT_BLUR_PX = (1.0, 4.0)
 FLAT_CONTRAST = (0.2, 0.8)
 
@@ -195,9 +195,8 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     from rayqe.video.encode import FrameEncoder
 
     rng = np.random.default_rng(seed)
-    flat_rng = np.random.default_rng(
-        seed + 1
-    )  # own stream: the other clips are the same with or without flats
+    # the flat pans draw from their own stream, so every other clip is the same with or without them
+    flat_rng = np.random.default_rng(seed + 1)
     photos, videos = find_inputs(downloads)
     manifest = []
 
