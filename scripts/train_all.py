@@ -76,10 +76,11 @@ def main() -> None:
         ]
     )
     main_runs = {k: args.runs / f"{k}_enhancer" for k in kinds}
-    # phase 2, then (optionally) a do-no-harm fine-tune continuing the same runs: each phase resumes from
-    # last.pt, so one already past its step count costs nothing
+    # phase 2, then (optionally) a do-no-harm fine-tune continuing the same runs from last.pt; like phase 1,
+    # a run already at a phase's step count skips it (resuming would only reload the data and re-save)
     phases = [(args.steps, 0.0)] + ([(args.finetune_steps, args.harm_weight)] if args.finetune_steps else [])
     for steps, harm in phases:
+        todo = [k for k in kinds if _steps_done(main_runs[k]) < steps]
         _parallel(
             [
                 TrainConfig(
@@ -92,7 +93,7 @@ def main() -> None:
                     drl_weights=pre[k] / "last.pt",
                     threads=args.threads,
                 )
-                for k in kinds
+                for k in todo
             ]
         )
     for k in kinds:

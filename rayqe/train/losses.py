@@ -34,23 +34,27 @@ def log_ratio_loss(
     made worse then costs more than an equal gain elsewhere earns, which pushes the network towards identity
     on content whose degradation it cannot tell.
     """
+    return _harm_weighted(_db_vs_input(out_bchw, inp_bchw, target_bchw), harm_weight)
+
+
+def _db_vs_input(out_bchw: torch.Tensor, inp_bchw: torch.Tensor, target_bchw: torch.Tensor) -> torch.Tensor:
+    """(B,) 10*log10(mse_out / mse_in) per sample: minus each sample's ΔPSNR in dB."""
     mse_out = weighted_mse(out_bchw, target_bchw) + MSE_FLOOR
     mse_in = (weighted_mse(inp_bchw, target_bchw) + MSE_FLOOR).detach()
-    per_sample_db = 10.0 * torch.log10(mse_out / mse_in)
-    return per_sample_db.mean() + harm_weight * F.relu(per_sample_db).mean()
+    return 10.0 * torch.log10(mse_out / mse_in)
+
+
+def _harm_weighted(db_b: torch.Tensor, harm_weight: float) -> torch.Tensor:
+    return db_b.mean() + harm_weight * F.relu(db_b).mean()
 
 
 def deep_supervision_loss(
     exits: list[torch.Tensor], inp_bchw: torch.Tensor, target_bchw: torch.Tensor, harm_weight: float = 0.0
 ) -> tuple[torch.Tensor, list[float]]:
     """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR for the log)."""
-    per_exit = [log_ratio_loss(o, inp_bchw, target_bchw, harm_weight) for o in exits]
-    if harm_weight:
-        with torch.no_grad():
-            logged = [float(log_ratio_loss(o, inp_bchw, target_bchw)) for o in exits]
-    else:
-        logged = [float(x.detach()) for x in per_exit]
-    return torch.stack(per_exit).mean(), logged
+    db_per_exit = [_db_vs_input(o, inp_bchw, target_bchw) for o in exits]
+    loss = torch.stack([_harm_weighted(db, harm_weight) for db in db_per_exit]).mean()
+    return loss, [float(db.detach().mean()) for db in db_per_exit]
 
 
 def drl_loss(
