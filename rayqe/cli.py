@@ -190,6 +190,7 @@ def train_command(
     patch: int = typer.Option(96, "--patch", help="Patch size in full-resolution pixels."),
     lr: float = typer.Option(3e-4, "--lr"),
     harm_weight: float = typer.Option(0.0, "--harm-weight", help="Extra weight on dB lost vs the input."),
+    output_bits: int = typer.Option(0, "--output-bits", help="Score exits rounded to 8/10 bits; 0: floats."),
     threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
@@ -209,6 +210,7 @@ def train_command(
         patch=patch,
         lr=lr,
         harm_weight=harm_weight,
+        output_bits=output_bits,
         threads=threads,
         num_workers=workers,
         use_gpu=gpu,
@@ -222,14 +224,15 @@ def calibrate_command(
     out: str = typer.Option(..., "--out", help="Where the shippable checkpoint goes."),
     data: str = typer.Option("data", "--data", help="Data folder with the val split."),
     epsilon_db: float = typer.Option(0.005, "--epsilon-db", help="Allowed loss vs the best exit per level."),
+    bin_width: float = typer.Option(0.5, "--bin-width", help="Width of the level bins (classifier levels)."),
 ) -> None:
     """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
     from pathlib import Path
 
     from rayqe.train.calibrate import calibrate
 
-    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db)
-    typer.echo(f"stages per level: {mapping.level_stages}  ->  {out}")
+    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width)
+    typer.echo(f"stages per level bin of {mapping.bin_width:g}: {mapping.level_stages}  ->  {out}")
 
 
 @app.command("enhance")

@@ -81,6 +81,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             level_stages=tuple(term["level_stages"]),
             epsilon_db=term["epsilon_db"],
             calibration=term.get("calibration", {}),
+            bin_width=term.get("bin_width", 1.0),
         )
     return blob
 

@@ -144,15 +144,20 @@ class Restorer:
 
     def _enhance_window(self, window_1t6hw: torch.Tensor, stages: int | None) -> tuple[torch.Tensor, int]:
         r = self.radius
-        if stages is None:
-            drl_full = self._drl_tiled(window_1t6hw[:, r])
-            stages = self.policy.stages(float(drl_full.level()[0]))
-        if stages == 0:
-            return window_1t6hw[:, r], 0
         h, w = window_1t6hw.shape[-2:]
         t, o = self.tile // 2, self.overlap // 2  # packed coordinates are half resolution
+        drl_level = None
+        if stages is None and self.policy.uses_level:
+            drl_level = self._drl_tiled(window_1t6hw[:, r])
+            stages = self.policy.stages(float(drl_level.level()[0]))
+        elif stages is None:
+            stages = self.policy.stages(0.0)  # full/fixed: no level estimate needed
+        if stages == 0:
+            return window_1t6hw[:, r], 0
         if h <= t and w <= t:
-            drl = self.drl(window_1t6hw[:, r])
+            # a frame within one tile: the level's view was this same whole frame, so its maps are reused
+            # (one DRL pass per window instead of two; tiled frames pay one extra pass on the centre tile)
+            drl = drl_level if drl_level is not None else self.drl(window_1t6hw[:, r])
             return self.enhancer(window_1t6hw, drl, stages)[-1], stages
         out_16hw = torch.empty_like(window_1t6hw[:, r])
         ys, xs = _tile_starts(h, t, o), _tile_starts(w, t, o)

@@ -28,8 +28,8 @@ MAX_CHUNK_FRAMES = 240  # ~10 s at 24 fps: keeps a lost chunk cheap to redo and 
 # frames cover one I/P pattern step without costing a meaningful share of the chunk's decode.
 CLASSIFY_FRAMES = 3
 # Stage counts at or below this go to the light pool. The shipped model has 4 stages and its calibrated
-# mapping is (0, 3, 3, 3, 3) for QP bins 22..42: chunks rated like QP 22 run none (decode + re-encode only),
-# everything else runs 3. A retrained model may stop after 1-2, which this threshold also covers.
+# mapping (half-level bins) runs none on chunks rated below level 0.75 (~QP 26: decode + re-encode only), 3 up
+# to level 1.75 and 4 above. A retrained model may stop after 1-2, which this threshold also covers.
 LIGHT_MAX_STAGES = 2
 LIGHT_GPU_SHARE = 0.25  # light actors run ≤ half the stages on small windows: four share one GPU
 OUTPUT_CODECS = ("libx264", "libx265", "ffv1")

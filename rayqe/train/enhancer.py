@@ -18,7 +18,7 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.train.data import PatchSampler, load_split
 from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
-from rayqe.train.losses import deep_supervision_loss, weighted_mse
+from rayqe.train.losses import deep_supervision_loss, quantise_ste, weighted_mse
 
 VAL_PATCH = 128
 VAL_WINDOWS = 48
@@ -41,14 +41,17 @@ def _psnr_db(mse: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def validate(drl: DRLEncoder, enhancer: Enhancer, batches: list[dict]) -> dict:
-    """Mean ΔPSNR (dB, packed Y+UV weighted) per level bin and per exit on fixed val windows."""
+def validate(drl: DRLEncoder, enhancer: Enhancer, batches: list[dict], output_bits: int = 0) -> dict:
+    """Mean ΔPSNR (dB, packed Y+UV weighted) per level bin and per exit on fixed val windows; exits rounded
+    to `output_bits` when > 0 (what is written), else as floats."""
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
     for b in batches:
         win, tgt = b["window"], b["target"]
         centre = win[:, enhancer.config.radius]
         outs = enhancer(win, drl(centre))
+        if output_bits:
+            outs = [quantise_ste(o, output_bits) for o in outs]
         base = _psnr_db(weighted_mse(centre, tgt))
         gains = torch.stack([_psnr_db(weighted_mse(o, tgt)) - base for o in outs], dim=1)  # (B, S)
         for lvl, g in zip(b["level"].tolist(), gains, strict=True):
@@ -114,7 +117,7 @@ def train_enhancer(config: TrainConfig) -> None:
         with torch.no_grad():
             drl_out = drl(win[:, r])
         exits = model(win, drl_out)
-        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.harm_weight)
+        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.harm_weight, config.output_bits)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)
@@ -125,16 +128,16 @@ def train_enhancer(config: TrainConfig) -> None:
         if state["step"] % config.log_every == 0:
             mean_exit = np.mean(running, axis=0)
             running = []
-            row = {"step": state["step"], "loss": float(loss), "lr": sched.get_last_lr()[0]}
+            row = {"step": state["step"], "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
             row.update({f"train_dpsnr_exit{k + 1}": float(-v) for k, v in enumerate(mean_exit)})
             if clock.due("last_val", config.val_minutes):
-                row.update(validate(drl, enhancer, val_batches))
+                row.update(validate(drl, enhancer, val_batches, config.output_bits))
                 enhancer.train()
             state["history"].append(row)
             report(row)
         if clock.due("last_ckpt", config.checkpoint_minutes):
             save()
-    row = {"step": state["step"], **validate(drl, enhancer, val_batches)}
+    row = {"step": state["step"], **validate(drl, enhancer, val_batches, config.output_bits)}
     state["history"].append(row)
     report(row)
     save()

@@ -31,6 +31,7 @@ class TrainConfig:
     patch: int = 96  # full-resolution pixels
     lr: float = 3e-4
     harm_weight: float = 0.0  # enhancer: extra weight on dB lost against the input (losses.log_ratio_loss)
+    output_bits: int = 0  # enhancer: score exits rounded to this bit depth (losses.quantise_ste); 0 = floats
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     checkpoint_minutes: float = 5.0
     val_minutes: float = 10.0
@@ -78,6 +79,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"{config.data_dir}: no training data (run scripts/fetch_training_data.sh)")
     if config.phase == "enhancer" and (config.drl_weights is None or not config.drl_weights.is_file()):
         raise RayqeError("the enhancer phase needs --drl-weights: a pretrained DRL checkpoint (phase drl)")
+    if config.output_bits not in (0, 8, 10):
+        raise RayqeError(f"output bits {config.output_bits}: 8, 10, or 0 (score the float output)")
     if config.patch % 16:
         raise RayqeError(f"patch {config.patch} must be a multiple of 16")
 

@@ -48,10 +48,28 @@ def _harm_weighted(db_b: torch.Tensor, harm_weight: float) -> torch.Tensor:
     return db_b.mean() + harm_weight * F.relu(db_b).mean()
 
 
+def quantise_ste(x_bchw: torch.Tensor, bits: int) -> torch.Tensor:
+    """x rounded to the `bits`-bit code values it will be written as, with a straight-through gradient.
+
+    What a user gets is the rounded frame. At QP 22 the shipped float model gained +0.35 dB on a test clip but
+    -0.04 dB once rounded to 8 bits: a residual that overshoots across half a code value flips whole pixels
+    by one, where a float loss barely notices. Training on the rounded output charges exactly that; the
+    gradient passes straight through the rounding (its own is zero almost everywhere)."""
+    levels = float(2**bits - 1)
+    return x_bchw + (torch.round(x_bchw.clamp(0, 1) * levels) / levels - x_bchw).detach()
+
+
 def deep_supervision_loss(
-    exits: list[torch.Tensor], inp_bchw: torch.Tensor, target_bchw: torch.Tensor, harm_weight: float = 0.0
+    exits: list[torch.Tensor],
+    inp_bchw: torch.Tensor,
+    target_bchw: torch.Tensor,
+    harm_weight: float = 0.0,
+    output_bits: int = 0,
 ) -> tuple[torch.Tensor, list[float]]:
-    """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR for the log)."""
+    """Every exit is trained to be a valid output; returns (loss, per-exit -ΔPSNR for the log).
+    `output_bits` > 0 scores each exit as written at that bit depth (`quantise_ste`); 0 scores the floats."""
+    if output_bits:
+        exits = [quantise_ste(o, output_bits) for o in exits]
     db_per_exit = [_db_vs_input(o, inp_bchw, target_bchw) for o in exits]
     loss = torch.stack([_harm_weighted(db, harm_weight) for db in db_per_exit]).mean()
     return loss, [float(db.detach().mean()) for db in db_per_exit]
@@ -78,4 +96,11 @@ def level_accuracy(out: DRLOutput, levels_b: torch.Tensor) -> float:
     return float((out.level_logits.argmax(dim=1) == levels_b).float().mean())
 
 
-__all__ = ["LEVEL_QPS", "deep_supervision_loss", "drl_loss", "level_accuracy", "log_ratio_loss"]
+__all__ = [
+    "LEVEL_QPS",
+    "deep_supervision_loss",
+    "drl_loss",
+    "level_accuracy",
+    "log_ratio_loss",
+    "quantise_ste",
+]

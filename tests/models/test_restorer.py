@@ -7,7 +7,7 @@ from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.restorer import Restorer, build_model_method
-from rayqe.models.termination import FullPolicy, TerminationMap
+from rayqe.models.termination import FullPolicy, LevelPolicy, TerminationMap
 from tests.models.conftest import make_frames
 
 
@@ -61,9 +61,10 @@ def test_tiled_equals_whole_frame(tiny_config):
 def test_checkpoint_round_trip_and_light_loading(tmp_path, tiny_config):
     r = _restorer(tiny_config)
     path = tmp_path / "m.pt"
-    _save(path, tiny_config, r, TerminationMap((1, 2, 3, 4, 4)))
+    _save(path, tiny_config, r, TerminationMap((1, 2, 3, 4, 4, 4, 4, 4, 4), bin_width=0.5))
     blob = load_checkpoint(path)
-    assert blob["config"] == tiny_config and blob["termination"].level_stages == (1, 2, 3, 4, 4)
+    assert blob["config"] == tiny_config and blob["termination"].level_stages == (1, 2, 3, 4, 4, 4, 4, 4, 4)
+    assert blob["termination"].bin_width == 0.5
     frames = make_frames(2, 16, 16)
     loaded = Restorer.load(path)
     assert loaded.policy.name == "level"
@@ -82,6 +83,38 @@ def test_level_policy_uses_estimate(tmp_path, tiny_config):
     _save(path, tiny_config, r, TerminationMap((1, 1, 1, 1, 1)))
     est = Restorer.load(path).estimate_level(make_frames(2, 16, 16))
     assert est.stages == 1 and 0 <= est.level <= 4 and np.isfinite(est.qp_est)
+
+
+def test_level_policy_runs_the_drl_once_per_window_and_matches_explicit_stages(tiny_config):
+    r = _restorer(tiny_config)
+    r.policy = LevelPolicy(TerminationMap((2, 2, 2, 2, 2)), tiny_config.num_stages)
+    calls = []
+    r.drl.register_forward_hook(lambda *_: calls.append(1))
+    frames = make_frames(3, 32, 48, seed=5)
+    by_policy = r.enhance(frames)
+    assert by_policy.stages == [2, 2, 2] and len(calls) == 3
+    explicit = r.enhance(frames, stages=2)
+    for a, b in zip(by_policy.frames, explicit.frames, strict=True):
+        np.testing.assert_array_equal(a.y, b.y)
+        np.testing.assert_array_equal(a.v, b.v)
+
+
+def test_checkpoints_from_before_level_bins_load_with_whole_levels(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "old.pt"
+    _save(path, tiny_config, r, TerminationMap((0, 1, 2, 3, 4)))
+    blob = torch.load(path, weights_only=True)
+    del blob["termination"]["bin_width"]  # what checkpoints written before bin_width existed hold
+    torch.save(blob, path)
+    mapping = load_checkpoint(path)["termination"]
+    assert mapping.bin_width == 1.0 and mapping.stages(1.4) == 1
+
+
+def test_full_policy_skips_the_level_estimate(tiny_config):
+    r = _restorer(tiny_config)
+    calls = []
+    r.drl.register_forward_hook(lambda *_: calls.append(1))
+    assert r.enhance(make_frames(2, 32, 48)).stages == [4, 4] and len(calls) == 2
 
 
 def test_mismatched_checkpoint_fails_loudly(tmp_path, tiny_config):

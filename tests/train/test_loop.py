@@ -69,7 +69,8 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
 
     shipped = tmp_path / "shipped.pt"
     mapping = calibrate(run / "last.pt", tiny_data, shipped)
-    assert len(mapping.level_stages) == 5 and all(0 <= s <= 4 for s in mapping.level_stages)
+    assert mapping.bin_width == 0.5 and len(mapping.level_stages) == 9  # half-level bins over levels 0..4
+    assert all(0 <= s <= 4 for s in mapping.level_stages)
     assert list(mapping.level_stages) == sorted(mapping.level_stages)
     restorer = Restorer.load(shipped)
     assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
@@ -83,6 +84,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="bogus"))
     with pytest.raises(RayqeError, match="drl-weights"):
         validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
+    with pytest.raises(RayqeError, match="output bits"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=7))
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
 
@@ -97,3 +100,18 @@ def test_mapping_passes_through_levels_no_stage_helps_and_is_monotone():
     }
     m = mapping_from_gains(gains, 4, 0.005)
     assert m.level_stages == (0, 2, 2, 4, 4)  # empty bins take the next populated bin's count
+    assert m.bin_width == 1.0 and m.calibration["per_level"]["2"]["qp_like"] == 32
+    assert m.calibration["per_level"]["4"]["oracle_db"] == 0.1
+
+
+def test_half_level_bins_separate_harmed_from_helped_windows():
+    from rayqe.train.calibrate import WindowGains, bin_gains, confusion, mapping_from_gains
+
+    harmed = [WindowGains(0.7, 22, np.array([0.0, -0.1, -0.1, -0.1, -0.1]))] * 3
+    helped = [WindowGains(1.3, 27, np.array([0.0, 0.02, 0.2, 0.2, 0.2]))] * 3
+    # whole-level bins put all six in bin 1, whose mean gain favours 2 stages
+    assert mapping_from_gains(bin_gains(harmed + helped, 1.0), 4, 0.005).level_stages[1] == 2
+    fine = mapping_from_gains(bin_gains(harmed + helped, 0.5), 4, 0.005, 0.5)
+    assert fine.bin_width == 0.5 and len(fine.level_stages) == 9
+    assert fine.stages(0.7) == 0 and fine.stages(1.3) == 2
+    assert confusion(harmed + helped)[0][1] == 3 and confusion(harmed + helped)[1][1] == 3

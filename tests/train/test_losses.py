@@ -2,7 +2,7 @@ import torch
 
 from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer
-from rayqe.train.losses import deep_supervision_loss, drl_loss, log_ratio_loss
+from rayqe.train.losses import deep_supervision_loss, drl_loss, log_ratio_loss, quantise_ste
 from tests.models.conftest import TINY_DRL
 
 
@@ -75,3 +75,23 @@ def test_deep_supervision_logs_plain_delta_psnr_whatever_the_harm_weight():
     loss, logged = deep_supervision_loss(exits, inp, tgt, harm_weight=1.0)
     assert abs(float(loss) - 6.0206 / 2) < 1e-2
     assert abs(logged[0]) < 1e-3
+
+
+def test_quantise_ste_rounds_forward_and_passes_gradients_through():
+    x = torch.tensor([0.1 / 255, 0.6 / 255, 100.49 / 255, 1.2], requires_grad=True)
+    q = quantise_ste(x, 8)
+    torch.testing.assert_close(q.detach(), torch.tensor([0.0, 1 / 255, 100 / 255, 1.0]))
+    q.sum().backward()
+    torch.testing.assert_close(x.grad, torch.ones(4))
+    assert float(quantise_ste(torch.tensor(0.3 / 1023), 10)) == 0.0
+
+
+def test_output_bits_score_what_is_written():
+    # the input is exact: a float residual under half a code value is a loss in floats but rounds away
+    tgt = torch.full((1, 6, 4, 4), 100 / 255)
+    under, over = tgt + 0.4 / 255, tgt + 0.6 / 255
+    assert float(deep_supervision_loss([under], tgt, tgt)[0]) > 3
+    assert abs(float(deep_supervision_loss([under], tgt, tgt, output_bits=8)[0])) < 1e-6
+    # past half a code value every pixel flips by a whole one: charged more than the float residual
+    written = float(deep_supervision_loss([over], tgt, tgt, output_bits=8)[0])
+    assert written > float(deep_supervision_loss([over], tgt, tgt)[0]) + 3
