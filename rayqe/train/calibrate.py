@@ -24,7 +24,7 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.termination import TerminationMap, level_bin
-from rayqe.train.data import load_split
+from rayqe.train.data import level_of, load_split
 from rayqe.video.frames import YuvFrame
 
 # A quarter of the 0.02 dB the `level` policy may lose against `full` (issue 3): per-level means come from a
@@ -77,8 +77,7 @@ def confusion(windows: list[WindowGains]) -> list[list[int]]:
     n = len(LEVEL_QPS)
     table = np.zeros((n, n), dtype=int)
     for w in windows:
-        true = int(np.argmin([abs(w.true_qp - q) for q in LEVEL_QPS]))
-        table[true, level_bin(w.level, n)] += 1
+        table[level_of(w.true_qp), level_bin(w.level, n)] += 1
     return table.tolist()
 
 
@@ -89,8 +88,9 @@ def num_bins(bin_width: float) -> int:
 
 def bin_gains(windows: list[WindowGains], bin_width: float) -> dict[int, list[np.ndarray]]:
     per_bin: dict[int, list[np.ndarray]] = {}
+    n = num_bins(bin_width)
     for w in windows:
-        per_bin.setdefault(level_bin(w.level, num_bins(bin_width), bin_width), []).append(w.gains_db)
+        per_bin.setdefault(level_bin(w.level, n, bin_width), []).append(w.gains_db)
     return per_bin
 
 
