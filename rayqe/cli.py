@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from rayqe.cli_model import register as register_model_commands
 from rayqe.errors import RayqeError
 
 app = typer.Typer(
@@ -41,7 +42,8 @@ def main() -> None:
         raise
 
 
-# Commands are added below, each a few lines: parse -> config -> library call.
+# Commands are added below, each a few lines: parse -> config -> library call. The model's own (training,
+# calibration, probe, cost) live in rayqe/cli_model.py.
 
 
 @app.command("report")
@@ -136,105 +138,6 @@ def evaluate_command(
         Path(json_out).write_text(json.dumps(results[0] if len(results) == 1 else results, indent=2) + "\n")
 
 
-def _train_config(phase: str, kind: str, **kw) -> object:
-    from pathlib import Path
-
-    from rayqe.train.loop import TrainConfig
-
-    paths = {"data_dir", "run_dir", "drl_weights"}
-    return TrainConfig(
-        phase=phase, kind=kind, **{k: Path(v) if k in paths and v else v for k, v in kw.items()}
-    )
-
-
-@app.command("train-drl")
-def train_drl_command(
-    data: str = typer.Option("data", "--data", help="Training data (scripts/fetch_training_data.sh)."),
-    run: str = typer.Option(..., "--run", help="Run folder; resumes from RUN/last.pt when present."),
-    kind: str = typer.Option("drl", "--kind", help="drl (contrastive + level) or baseline (CE only)."),
-    steps: int = typer.Option(3000, "--steps", help="Total steps across resumes."),
-    minutes: float | None = typer.Option(None, "--minutes", help="Wall budget of this invocation."),
-    batch: int = typer.Option(16, "--batch", help="Locations per batch (2 codec/QP views each)."),
-    threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
-    workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
-) -> None:
-    """Phase 1: pretrain the degradation encoder with Ray Train (resumable)."""
-    from rayqe.train.loop import run_training
-
-    cfg = _train_config(
-        "drl",
-        kind,
-        data_dir=data,
-        run_dir=run,
-        steps=steps,
-        minutes=minutes,
-        batch=batch,
-        threads=threads,
-        num_workers=workers,
-        use_gpu=gpu,
-        lr=1e-3,
-    )
-    typer.echo(str(run_training(cfg)))
-
-
-@app.command("train")
-def train_command(
-    drl_weights: str = typer.Option(..., "--drl-weights", help="Pretrained encoder (train-drl's last.pt)."),
-    data: str = typer.Option("data", "--data", help="Training data (scripts/fetch_training_data.sh)."),
-    run: str = typer.Option(..., "--run", help="Run folder; resumes from RUN/last.pt when present."),
-    kind: str = typer.Option("drl", "--kind", help="drl (ours) or baseline (global-vector ablation)."),
-    steps: int = typer.Option(20000, "--steps", help="Total steps across resumes."),
-    minutes: float | None = typer.Option(None, "--minutes", help="Wall budget of this invocation."),
-    batch: int = typer.Option(12, "--batch"),
-    patch: int = typer.Option(96, "--patch", help="Patch size in full-resolution pixels."),
-    lr: float = typer.Option(3e-4, "--lr"),
-    harm_weight: float = typer.Option(0.0, "--harm-weight", help="Extra weight on dB lost vs the input."),
-    output_bits: int = typer.Option(0, "--output-bits", help="Score exits rounded to 8/10 bits; 0: floats."),
-    threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
-    workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
-    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
-) -> None:
-    """Phase 2: train the staged enhancer on the frozen encoder with Ray Train (resumable)."""
-    from rayqe.train.loop import run_training
-
-    cfg = _train_config(
-        "enhancer",
-        kind,
-        data_dir=data,
-        run_dir=run,
-        drl_weights=drl_weights,
-        steps=steps,
-        minutes=minutes,
-        batch=batch,
-        patch=patch,
-        lr=lr,
-        harm_weight=harm_weight,
-        output_bits=output_bits,
-        threads=threads,
-        num_workers=workers,
-        use_gpu=gpu,
-    )
-    typer.echo(str(run_training(cfg)))
-
-
-@app.command("calibrate")
-def calibrate_command(
-    checkpoint: str = typer.Argument(..., help="Trained checkpoint (train's last.pt)."),
-    out: str = typer.Option(..., "--out", help="Where the shippable checkpoint goes."),
-    data: str = typer.Option("data", "--data", help="Data folder with the val split."),
-    epsilon_db: float = typer.Option(0.005, "--epsilon-db", help="Allowed loss vs the best exit per level."),
-    bin_width: float = typer.Option(0.5, "--bin-width", help="Width of the level bins (classifier levels)."),
-) -> None:
-    """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
-    from pathlib import Path
-
-    from rayqe.train.calibrate import calibrate
-
-    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width)
-    typer.echo(f"stages per level bin of {mapping.bin_width:g}: {mapping.level_stages}  ->  {out}")
-
-
 @app.command("enhance")
 def enhance_command(
     src: str = typer.Argument(..., help="Folder, video file, s3://bucket/prefix or manifest (.txt of URIs)."),
@@ -313,41 +216,6 @@ def enhance_command(
         raise typer.Exit(1)
 
 
-@app.command("probe-drl")
-def probe_drl_command(
-    checkpoint: str = typer.Argument(..., help="A checkpoint with a DRL encoder."),
-    data: str = typer.Option("data", "--data", help="Data folder (scripts/fetch_training_data.sh)."),
-    split: str = typer.Option("test", "--split", help="Held-out split to probe."),
-    json_out: str | None = typer.Option(None, "--json", help="Write the probe result here."),
-) -> None:
-    """Content-decoupling probe of the degradation representation on held-out clips."""
-    import json
-    from pathlib import Path
-
-    from rayqe.train.probe import format_probe, probe
-
-    result = probe(Path(checkpoint), Path(data), split)
-    typer.echo(format_probe(result))
-    if json_out:
-        Path(json_out).write_text(json.dumps(result, indent=1, default=str) + "\n")
-
-
-@app.command("model-cost")
-def model_cost_command(
-    weights: str | None = typer.Option(None, "--weights", help="Checkpoint [default: shipped drl model]."),
-    height: int = typer.Option(720, "--height"),
-    width: int = typer.Option(1280, "--width"),
-) -> None:
-    """Parameters, GFLOPs and measured ms per frame of each model part and stage."""
-    from pathlib import Path
-
-    from rayqe.models.cost import format_cost, model_cost
-    from rayqe.models.restorer import Restorer
-
-    r = Restorer.load(Path(weights) if weights else None, policy="full")
-    typer.echo(format_cost(model_cost(r.drl, r.enhancer, height, width), height, width))
-
-
 @app.command("bench")
 def bench_command(
     out: str = typer.Option("bench_out", "--out", help="Where bench.json, bench.md and the inputs go."),
@@ -399,3 +267,6 @@ def demo_command(
 
     given = {"weights": weights, "frames": frames, "qps": tuple(parse_qps(qps)) if qps else None}
     run_demo(DemoConfig(Path(out), **{k: v for k, v in given.items() if v is not None}), echo=typer.echo)
+
+
+register_model_commands(app)
