@@ -18,7 +18,13 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.train.data import PatchSampler, load_split
 from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
-from rayqe.train.losses import deep_supervision_loss, quantise_ste, weighted_mse
+from rayqe.train.losses import (
+    CHANNEL_WEIGHTS,
+    LUMA_WEIGHTS,
+    deep_supervision_loss,
+    quantise_ste,
+    weighted_mean,
+)
 
 VAL_PATCH = 128
 VAL_WINDOWS = 48
@@ -42,24 +48,38 @@ def _psnr_db(mse: torch.Tensor) -> torch.Tensor:
 
 @torch.inference_mode()
 def validate(drl: DRLEncoder, enhancer: Enhancer, batches: list[dict], output_bits: int = 0) -> dict:
-    """Mean ΔPSNR (dB, packed Y+UV weighted) per level bin and per exit on fixed val windows; exits rounded
-    to `output_bits` when > 0 (what is written), else as floats."""
-    sums: dict[int, np.ndarray] = {}
+    """Mean ΔPSNR (dB) per level bin and per exit on fixed val windows: `val_dpsnr_qpN` packed Y+UV weighted,
+    exits rounded to `output_bits` when > 0, else as floats; `val_y8_dpsnr_qpN` luma only, rounded to 8 bits
+    (what `rayqe evaluate` measures on 8-bit video)."""
+    sums: dict[str, dict[int, np.ndarray]] = {"val_dpsnr": {}, "val_y8_dpsnr": {}}
     counts: dict[int, int] = {}
     for b in batches:
         win, tgt = b["window"], b["target"]
         centre = win[:, enhancer.config.radius]
         outs = enhancer(win, drl(centre))
-        if output_bits:
-            outs = [quantise_ste(o, output_bits) for o in outs]
-        base = _psnr_db(weighted_mse(centre, tgt))
-        gains = torch.stack([_psnr_db(weighted_mse(o, tgt)) - base for o in outs], dim=1)  # (B, S)
-        for lvl, g in zip(b["level"].tolist(), gains, strict=True):
-            sums[lvl] = sums.get(lvl, 0) + g.numpy()
+        scored = {
+            "val_dpsnr": _gains(centre, tgt, outs, output_bits, CHANNEL_WEIGHTS),
+            "val_y8_dpsnr": _gains(centre, tgt, outs, 8, LUMA_WEIGHTS),
+        }
+        for i, lvl in enumerate(b["level"].tolist()):
             counts[lvl] = counts.get(lvl, 0) + 1
+            for name, gains_bs in scored.items():
+                sums[name][lvl] = sums[name].get(lvl, 0) + gains_bs[i].numpy()
     return {
-        f"val_dpsnr_qp{LEVEL_QPS[lvl]}": (sums[lvl] / counts[lvl]).round(4).tolist() for lvl in sorted(sums)
+        f"{name}_qp{LEVEL_QPS[lvl]}": (by_level[lvl] / counts[lvl]).round(4).tolist()
+        for name, by_level in sums.items()
+        for lvl in sorted(by_level)
     }
+
+
+def _gains(
+    centre: torch.Tensor, tgt: torch.Tensor, outs: list[torch.Tensor], bits: int, weights: tuple[float, ...]
+) -> torch.Tensor:
+    """(B, S) ΔPSNR of every exit against the centre frame, exits rounded to `bits` when > 0."""
+    if bits:
+        outs = [quantise_ste(o, bits) for o in outs]
+    base = _psnr_db(weighted_mean((centre - tgt) ** 2, weights))
+    return torch.stack([_psnr_db(weighted_mean((o - tgt) ** 2, weights)) - base for o in outs], dim=1)
 
 
 def train_enhancer(config: TrainConfig) -> None:
@@ -117,7 +137,7 @@ def train_enhancer(config: TrainConfig) -> None:
         with torch.no_grad():
             drl_out = drl(win[:, r])
         exits = model(win, drl_out)
-        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.harm_weight, config.output_bits)
+        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.exit_loss())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)

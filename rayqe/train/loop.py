@@ -31,7 +31,9 @@ class TrainConfig:
     patch: int = 96  # full-resolution pixels
     lr: float = 3e-4
     harm_weight: float = 0.0  # enhancer: extra weight on dB lost against the input (losses.log_ratio_loss)
-    output_bits: int = 0  # enhancer: score exits rounded to this bit depth (losses.quantise_ste); 0 = floats
+    output_bits: int = 0  # enhancer: score exits as written at these bits (losses.rounded_sq_err); 0: floats
+    rounding: str = "expected"  # enhancer with output_bits: "expected" (stochastic-rounding error) | "ste"
+    luma_harm: bool = False  # enhancer: the harm_weight term counts luma only
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     checkpoint_minutes: float = 5.0
     val_minutes: float = 10.0
@@ -56,6 +58,12 @@ class TrainConfig:
             **({} if self.widths is None else {"widths": tuple(self.widths)}),
         )
 
+    def exit_loss(self):
+        """How the enhancer phase scores each exit (losses.ExitLoss)."""
+        from rayqe.train.losses import ExitLoss
+
+        return ExitLoss(self.harm_weight, self.output_bits, self.rounding, self.luma_harm)
+
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
 
@@ -71,6 +79,8 @@ class TrainConfig:
 
 
 def validate(config: TrainConfig) -> None:
+    from rayqe.train.losses import ROUNDINGS
+
     if config.phase not in ("drl", "enhancer"):
         raise RayqeError(f"unknown phase {config.phase!r}: drl or enhancer")
     if config.kind not in ("drl", "baseline"):
@@ -81,6 +91,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError("the enhancer phase needs --drl-weights: a pretrained DRL checkpoint (phase drl)")
     if config.output_bits not in (0, 8, 10):
         raise RayqeError(f"output bits {config.output_bits}: 8, 10, or 0 (score the float output)")
+    if config.rounding not in ROUNDINGS:
+        raise RayqeError(f"rounding {config.rounding!r}: one of {', '.join(ROUNDINGS)}")
     if config.patch % 16:
         raise RayqeError(f"patch {config.patch} must be a multiple of 16")
 

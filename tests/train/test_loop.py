@@ -65,7 +65,7 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     )
     blob = load_checkpoint(run / "last.pt")
     assert blob["training_state"]["step"] == 3 and blob["enhancer"] is not None
-    assert "val_dpsnr_qp22" in blob["training_state"]["history"][-1]
+    assert {"val_dpsnr_qp22", "val_y8_dpsnr_qp22"} <= set(blob["training_state"]["history"][-1])
 
     shipped = tmp_path / "shipped.pt"
     mapping = calibrate(run / "last.pt", tiny_data, shipped)
@@ -86,6 +86,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
     with pytest.raises(RayqeError, match="output bits"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=7))
+    with pytest.raises(RayqeError, match="rounding 'nearest'"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=8, rounding="nearest"))
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
 

@@ -1,8 +1,16 @@
+import pytest
 import torch
 
 from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer
-from rayqe.train.losses import deep_supervision_loss, drl_loss, log_ratio_loss, quantise_ste
+from rayqe.train.losses import (
+    ExitLoss,
+    deep_supervision_loss,
+    drl_loss,
+    log_ratio_loss,
+    quantise_ste,
+    rounded_sq_err,
+)
 from tests.models.conftest import TINY_DRL
 
 
@@ -72,7 +80,7 @@ def test_deep_supervision_logs_plain_delta_psnr_whatever_the_harm_weight():
     tgt = torch.zeros(2, 6, 4, 4)
     inp = tgt + 0.1
     exits = [torch.stack([tgt[0] + 0.05, tgt[1] + 0.2])]
-    loss, logged = deep_supervision_loss(exits, inp, tgt, harm_weight=1.0)
+    loss, logged = deep_supervision_loss(exits, inp, tgt, ExitLoss(harm_weight=1.0))
     assert abs(float(loss) - 6.0206 / 2) < 1e-2
     assert abs(logged[0]) < 1e-3
 
@@ -86,12 +94,47 @@ def test_quantise_ste_rounds_forward_and_passes_gradients_through():
     assert float(quantise_ste(torch.tensor(0.3 / 1023), 10)) == 0.0
 
 
-def test_output_bits_score_what_is_written():
+def test_output_bits_ste_scores_what_is_written():
     # the input is exact: a float residual under half a code value is a loss in floats but rounds away
     tgt = torch.full((1, 6, 4, 4), 100 / 255)
     under, over = tgt + 0.4 / 255, tgt + 0.6 / 255
+    ste = ExitLoss(output_bits=8, rounding="ste")
     assert float(deep_supervision_loss([under], tgt, tgt)[0]) > 3
-    assert abs(float(deep_supervision_loss([under], tgt, tgt, output_bits=8)[0])) < 1e-6
+    assert abs(float(deep_supervision_loss([under], tgt, tgt, ste)[0])) < 1e-6
     # past half a code value every pixel flips by a whole one: charged more than the float residual
-    written = float(deep_supervision_loss([over], tgt, tgt, output_bits=8)[0])
+    written = float(deep_supervision_loss([over], tgt, tgt, ste)[0])
     assert written > float(deep_supervision_loss([over], tgt, tgt)[0]) + 3
+
+
+def test_expected_rounding_error_is_exact_on_codes_and_charges_fractions():
+    tgt = torch.full((1, 6, 2, 2), 100 / 255)
+    on_code = tgt + 1 / 255
+    torch.testing.assert_close(rounded_sq_err(on_code, tgt, 8, "expected"), (on_code - tgt) ** 2)
+    # a quarter code off: (1/4)^2 of float error plus the stochastic-rounding variance 1/4 * 3/4
+    quarter = rounded_sq_err(tgt + 0.25 / 255, tgt, 8, "expected") * 255**2
+    torch.testing.assert_close(quarter, torch.full_like(tgt, 0.25**2 + 0.25 * 0.75))
+
+
+def test_expected_rounding_pushes_back_inside_the_dead_zone():
+    # the input was right; a residual of 0.3 codes rounds away (STE is silent) but the expected error
+    # still pulls it back towards the input's code, and pulls a pixel whose target is a code up, up
+    tgt = torch.tensor([100 / 255, 101 / 255])
+    out = torch.full((2,), 100.3 / 255, requires_grad=True)
+    rounded_sq_err(out, tgt, 8, "expected").sum().backward()
+    assert out.grad[0] > 0 and out.grad[1] < 0
+    out_ste = torch.full((2,), 100.3 / 255, requires_grad=True)
+    rounded_sq_err(out_ste, tgt, 8, "ste").sum().backward()
+    assert out_ste.grad[0] == 0 and out_ste.grad[1] < 0
+
+
+def test_luma_harm_ignores_chroma_made_worse():
+    tgt = torch.zeros(1, 6, 4, 4)
+    inp = tgt + 0.1
+    out = inp.clone()
+    out[:, :4] = 0.05  # luma better
+    out[:, 4:] = 0.4  # chroma much worse
+    packed = float(deep_supervision_loss([out], inp, tgt, ExitLoss(harm_weight=1.0))[0])
+    luma = float(deep_supervision_loss([out], inp, tgt, ExitLoss(harm_weight=1.0, luma_harm=True))[0])
+    plain = float(deep_supervision_loss([out], inp, tgt)[0])
+    assert plain > 0 and packed == pytest.approx(2 * plain, rel=1e-5)
+    assert luma == pytest.approx(plain, rel=1e-5)  # luma gained: no harm charged
