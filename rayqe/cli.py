@@ -110,6 +110,9 @@ def evaluate_command(
     ),
     weights: str | None = typer.Option(None, "--weights", help="Checkpoint for drl/baseline."),
     policy: str | None = typer.Option(None, "--policy", help="drl only: level (early exit) or full."),
+    output_bits: int | None = typer.Option(
+        None, "--output-bits", help="drl/baseline: write 8-bit input's output at 10 bits (scored at 8)."
+    ),
     preset: str | None = typer.Option(None, "--preset", help="Encoder preset (default: compress's)."),
 ) -> None:
     """Encode references at each QP, restore with a method, print ΔPSNR/ΔSSIM per QP (Y, per video)."""
@@ -130,6 +133,7 @@ def evaluate_command(
         frames=frames,
         weights=Path(weights) if weights else None,
         policy=policy,
+        output_bits=output_bits,
         preset=preset,
     )
     results = evaluate_methods(config, methods, progress=lambda line: typer.echo(line, err=True))
@@ -147,6 +151,9 @@ def enhance_command(
     chunk_frames: int | None = typer.Option(None, "--chunk-frames", help="Frames per chunk [default: auto]."),
     output_codec: str = typer.Option("libx264", "--output-codec", help="libx264, libx265 or ffv1 (lossless)"),
     output_format: str = typer.Option("video", "--output-format", help="video, or parquet (frames as rows)."),
+    output_bits: int | None = typer.Option(
+        None, "--output-bits", help="10: write 8-bit input at 10 bits (keeps sub-code corrections) [input's]."
+    ),
     crf: float = typer.Option(16.0, "--crf", help="x264/x265 quality (lower = better)."),
     preset: str = typer.Option("fast", "--preset", help="x264/x265 preset."),
     light_max_stages: int = typer.Option(2, "--light-max-stages", help="Light pool: <= N stages; -1: off."),
@@ -208,6 +215,7 @@ def enhance_command(
         config,
         limits=InputLimits(**{k: v for k, v in given.items() if v is not None}),
         fallback_codec=None if (fallback_codec or "none").lower() == "none" else fallback_codec,
+        output_bits=output_bits,
         **({"chunk_attempts": chunk_attempts} if chunk_attempts is not None else {}),
     )
     summary = run_enhance(config)

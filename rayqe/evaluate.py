@@ -43,6 +43,7 @@ class EvaluateConfig:
     frames: int | None = None  # first N frames of each reference; None = all
     weights: Path | None = None  # learned methods only
     policy: str | None = None  # learned methods only: 'level' (early termination) or 'full'
+    output_bits: int | None = None  # learned methods only: 10 writes 8-bit input's output at 10 bits
     preset: str | None = None  # encoder preset; None = compress_file's default
     workdir: Path | None = None  # keep the compressed files here; None = a temporary directory
 
@@ -114,7 +115,10 @@ def evaluate_methods(
     references = find_references(config.refs)
     if not references:
         raise RayqeError("no reference videos given")
-    built: list[Method] = [get_method(m, weights=config.weights, policy=config.policy) for m in methods]
+    built: list[Method] = [
+        get_method(m, weights=config.weights, policy=config.policy, output_bits=config.output_bits)
+        for m in methods
+    ]
     per_video: list[list[dict]] = [[] for _ in built]
     warmed = False
     with tempfile.TemporaryDirectory(prefix="rayqe-eval-") as tmp:
@@ -207,6 +211,7 @@ def _summarise(config: EvaluateConfig, method: str, video_rows: list[dict]) -> d
         "videos": list(dict.fromkeys(r["video"] for r in video_rows)),
         "rows": rows,
         "preset": config.preset,
+        "output_bits": config.output_bits,
         "per_video": [
             {k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items() if k != "stages_sum"}
             for r in video_rows
@@ -220,7 +225,8 @@ def format_table(result: dict) -> str:
     header = " ".join(f"{name:>{width}}" for name, width in (*columns, ("ms/frame", 9)))
     lines = [
         f"method {result['method']} · codec {result['codec']} · {len(result['videos'])} video(s): "
-        f"{', '.join(result['videos'])} · frames/video {result['frames_per_video'] or 'all'}",
+        f"{', '.join(result['videos'])} · frames/video {result['frames_per_video'] or 'all'}"
+        + (f" · output {result['output_bits']}-bit" if result.get("output_bits") else ""),
         header,
         "-" * len(header),
     ]

@@ -1,7 +1,10 @@
 """Full-reference quality metrics on the luma plane: Y-PSNR and Y-SSIM, per frame, then per video.
 
 The evaluation protocol (shared/DESIGN.md) measures on Y only, as float in [0, 1], so 8-bit and 10-bit
-footage are scored on the same scale: a plane is divided by its peak (2^bits - 1) before comparing.
+footage are scored on the same scale: a plane is divided by its peak (2^bits - 1) before comparing. A test
+frame deeper than its reference (`--output-bits 10` on 8-bit input) is scored on the reference's scale: its
+codes are the reference's shifted left (video.frames.from_float), so an untouched frame scores exactly as
+the 8-bit one would.
 
 PSNR of identical frames is +inf. A single inf would make a per-video mean inf and hide every other frame,
 so means are taken over per-frame values capped at `PSNR_CAP_DB` (see there). Per-frame values stay
@@ -31,22 +34,27 @@ SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 
 
-def luma_f64(frame: YuvFrame) -> np.ndarray:
-    """Y plane as float64 in [0, 1] (float64 so MSE and SSIM moments do not lose digits to cancellation)."""
-    return frame.y.astype(np.float64) / float(frame.max_value)
+def luma_f64(frame: YuvFrame, scale_bit_depth: int | None = None) -> np.ndarray:
+    """Y plane as float64 in [0, 1] (float64 so MSE and SSIM moments do not lose digits to cancellation).
+    `scale_bit_depth` below the frame's: on that depth's scale (a 10-bit frame written from 8-bit input
+    holds 8-bit codes shifted left by 2; see video.frames.from_float)."""
+    scale_bits = frame.bit_depth if scale_bit_depth is None else scale_bit_depth
+    peak = float(((1 << scale_bits) - 1) << (frame.bit_depth - scale_bits))
+    return frame.y.astype(np.float64) / peak
 
 
 def _check_pair(ref: YuvFrame, test: YuvFrame) -> None:
     if ref.y.shape != test.y.shape:
         raise ValueError(f"frame sizes differ: reference {ref.y.shape} vs test {test.y.shape}")
-    if ref.bit_depth != test.bit_depth:
-        raise ValueError(f"bit depths differ: reference {ref.bit_depth} vs test {test.bit_depth}")
+    if test.bit_depth < ref.bit_depth:
+        raise ValueError(f"bit depths: test {test.bit_depth} is shallower than reference {ref.bit_depth}")
 
 
 def psnr_y(ref: YuvFrame, test: YuvFrame) -> float:
-    """Y-PSNR in dB of `test` against `ref` on a [0, 1] scale; +inf when the Y planes are identical."""
+    """Y-PSNR in dB of `test` against `ref` on a [0, 1] scale; +inf when the Y planes are identical.
+    A deeper `test` (10-bit output of 8-bit input) is scored on the reference's scale."""
     _check_pair(ref, test)
-    return psnr_plane(luma_f64(ref), luma_f64(test))
+    return psnr_plane(luma_f64(ref), luma_f64(test, ref.bit_depth))
 
 
 def psnr_plane(ref_hw: np.ndarray, test_hw: np.ndarray) -> float:
@@ -98,9 +106,9 @@ def ssim_plane(ref_hw: np.ndarray, test_hw: np.ndarray) -> float:
 def ssim_y(ref: YuvFrame, test: YuvFrame) -> float:
     """Y-SSIM of `test` against `ref` (bit-depth aware: both scaled to [0, 1] first)."""
     _check_pair(ref, test)
-    if np.array_equal(ref.y, test.y):
+    if ref.bit_depth == test.bit_depth and np.array_equal(ref.y, test.y):
         return 1.0  # exact, instead of 1 - rounding error
-    return ssim_plane(luma_f64(ref), luma_f64(test))
+    return ssim_plane(luma_f64(ref), luma_f64(test, ref.bit_depth))
 
 
 def mean_psnr_db(psnrs_db: Iterable[float]) -> float:

@@ -187,3 +187,30 @@ def test_mean_stages_averaged_over_frames(refs_dir: Path, monkeypatch):
     result = run_evaluation(EvaluateConfig(refs=refs_dir / "beta.y4m", qps=(37,), method="staged"))
     assert result["rows"][0]["mean_stages"] == pytest.approx((2 + 4 + 2 + 4 + 2) / 5)
     assert "2.80" in format_table(result)
+
+
+class _DeeperPassthrough:
+    name = "deeper"
+
+    def process(self, frames):
+        from rayqe.methods.base import MethodOutput
+        from rayqe.video.frames import deepen
+
+        return MethodOutput(frames=[deepen(f, 10) for f in frames])
+
+
+def test_ten_bit_output_of_eight_bit_input_is_scored_on_the_input_scale(refs_dir: Path, monkeypatch):
+    import rayqe.evaluate as evaluate_module
+
+    seen = {}
+
+    def fake_get_method(name, **kwargs):
+        seen.update(kwargs)
+        return _DeeperPassthrough()
+
+    monkeypatch.setattr(evaluate_module, "get_method", fake_get_method)
+    config = EvaluateConfig(refs=refs_dir / "beta.y4m", qps=(37,), method="deeper", output_bits=10)
+    result = run_evaluation(config)
+    assert seen["output_bits"] == 10 and result["output_bits"] == 10
+    assert result["rows"][0]["delta_psnr_db"] == 0.0  # untouched codes x 4 score exactly as the input
+    assert "output 10-bit" in format_table(result)

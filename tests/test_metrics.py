@@ -16,7 +16,7 @@ from rayqe.metrics import (
     ssim_plane,
     ssim_y,
 )
-from rayqe.video.frames import YuvFrame, chroma_shape, plane_dtype
+from rayqe.video.frames import YuvFrame, chroma_shape, deepen, plane_dtype
 
 
 def _frame(y: np.ndarray, bit_depth: int = 8) -> YuvFrame:
@@ -101,7 +101,16 @@ def test_mismatched_frames_rejected():
     a = _frame(_textured(48, 64, 8))
     with pytest.raises(ValueError, match="sizes differ"):
         psnr_y(a, _frame(_textured(48, 62, 8)))
-    with pytest.raises(ValueError, match="bit depths differ"):
-        ssim_y(a, _frame(_textured(48, 64, 10), 10))
+    with pytest.raises(ValueError, match="shallower than reference"):
+        ssim_y(_frame(_textured(48, 64, 10), 10), a)
     with pytest.raises(ValueError, match="at least"):
         ssim_plane(np.zeros((8, 64)), np.zeros((8, 64)))
+
+
+def test_deeper_test_frame_is_scored_on_the_reference_scale():
+    ref = _frame(_textured(48, 64, 8))
+    assert psnr_y(ref, deepen(ref, 10)) == float("inf") and ssim_y(ref, deepen(ref, 10)) == pytest.approx(1.0)
+    # a quarter-code offset is representable at 10 bits: PSNR = 20 log10(255 / 0.25)
+    test = deepen(ref, 10)
+    test = test.with_planes(test.y + 1, test.u, test.v)
+    assert psnr_y(ref, test) == pytest.approx(20 * np.log10(255 / 0.25), abs=1e-6)

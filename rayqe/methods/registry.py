@@ -19,6 +19,7 @@ from rayqe.methods.passthrough import Passthrough
 MODEL_METHODS = ("drl", "baseline")
 _RESTORER_MODULE = "rayqe.models.restorer"
 _POLICIES = ("level", "full")
+OUTPUT_BITS = (10,)  # a deeper output than the input's: 10-bit from 8-bit input
 
 
 def _model_methods_present() -> bool:
@@ -42,7 +43,9 @@ def _import_restorer():
     return importlib.import_module(_RESTORER_MODULE)
 
 
-def _build_model_method(name: str, weights: Path | None, policy: str | None) -> Method:
+def _build_model_method(
+    name: str, weights: Path | None, policy: str | None, output_bits: int | None
+) -> Method:
     try:
         restorer = _import_restorer()
     except ModuleNotFoundError as err:
@@ -52,17 +55,25 @@ def _build_model_method(name: str, weights: Path | None, policy: str | None) -> 
     build = getattr(restorer, "build_model_method", None)
     if build is None:
         raise RayqeError(f"model methods not available: {_RESTORER_MODULE} has no build_model_method")
-    return build(name, weights=weights, policy=policy)
+    kwargs = {} if output_bits is None else {"output_bits": output_bits}  # older restorers lack it
+    return build(name, weights=weights, policy=policy, **kwargs)
 
 
-def get_method(name: str, *, weights: Path | None = None, policy: str | None = None) -> Method:
-    """The method called `name`; `weights`/`policy` apply to the learned methods only (else an error)."""
+def get_method(
+    name: str, *, weights: Path | None = None, policy: str | None = None, output_bits: int | None = None
+) -> Method:
+    """The method called `name`; `weights`/`policy`/`output_bits` apply to the learned methods only (else an
+    error: the classical filters write at the input's bit depth)."""
     if policy is not None and policy not in _POLICIES:
         raise RayqeError(f"unknown policy {policy!r}; choose one of: {', '.join(_POLICIES)}")
+    if output_bits is not None and output_bits not in OUTPUT_BITS:
+        raise RayqeError(f"output bits {output_bits}: {' or '.join(map(str, OUTPUT_BITS))} (or the input's)")
     if name in MODEL_METHODS:
-        return _build_model_method(name, weights, policy)
-    if weights is not None or policy is not None:
-        raise RayqeError(f"--weights/--policy apply to {' and '.join(MODEL_METHODS)} only, not to {name!r}")
+        return _build_model_method(name, weights, policy, output_bits)
+    if weights is not None or policy is not None or output_bits is not None:
+        raise RayqeError(
+            f"--weights/--policy/--output-bits apply to {' and '.join(MODEL_METHODS)} only, not to {name!r}"
+        )
     if name == "passthrough":
         return Passthrough()
     spec = FILTER_SPECS.get(name)

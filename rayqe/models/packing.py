@@ -11,6 +11,7 @@ odd sizes work.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -50,15 +51,19 @@ def pack_frames(frames: Sequence[YuvFrame]) -> torch.Tensor:
     return pack_planes(y, chroma([f.u for f in frames]), chroma([f.v for f in frames]), frames[0].bit_depth)
 
 
-def unpack_frame(packed_6hw: torch.Tensor, like: YuvFrame) -> YuvFrame:
-    """(6, Hp/2, Wp/2) float -> a YuvFrame cropped to `like`'s size, bit depth and pts."""
+def unpack_frame(packed_6hw: torch.Tensor, like: YuvFrame, bit_depth: int | None = None) -> YuvFrame:
+    """(6, Hp/2, Wp/2) float -> a YuvFrame cropped to `like`'s size, with its pts, at `like`'s bit depth or
+    a deeper `bit_depth` (on `like`'s code scale shifted left: video.frames.from_float)."""
     y_hw = F.pixel_shuffle(packed_6hw[None, :4], 2)[0, 0]
     h, w = like.height, like.width
     ch, cw = like.u.shape
-    y = from_float(y_hw[:h, :w].cpu().numpy(), like.bit_depth)
-    u = from_float(packed_6hw[4, :ch, :cw].cpu().numpy(), like.bit_depth)
-    v = from_float(packed_6hw[5, :ch, :cw].cpu().numpy(), like.bit_depth)
-    return like.with_planes(y, u, v)
+    bits = like.bit_depth if bit_depth is None else bit_depth
+
+    def quantise(plane: torch.Tensor) -> np.ndarray:
+        return from_float(plane.cpu().numpy(), bits, like.bit_depth)
+
+    planes = quantise(y_hw[:h, :w]), quantise(packed_6hw[4, :ch, :cw]), quantise(packed_6hw[5, :ch, :cw])
+    return replace(like.with_planes(*planes), bit_depth=bits)
 
 
 def window_indices(center: int, radius: int, length: int) -> list[int]:

@@ -128,9 +128,13 @@ class Restorer:
 
     # ---- enhancement ----------------------------------------------------------------------------------
     @torch.inference_mode()
-    def enhance(self, frames: Sequence[YuvFrame], stages: int | None = None) -> MethodOutput:
+    def enhance(
+        self, frames: Sequence[YuvFrame], stages: int | None = None, bit_depth: int | None = None
+    ) -> MethodOutput:
         """Enhance every frame (windows of 2R+1; ends use the nearest frame). `stages` overrides the policy
-        (the pipeline decides per chunk); otherwise the policy decides per window from its centre frame."""
+        (the pipeline decides per chunk); otherwise the policy decides per window from its centre frame.
+        `bit_depth` deeper than the input's writes the output deeper (packing.unpack_frame): at QP 22 on
+        8-bit input most of the correction is a fraction of a code value, which 8 bits round away."""
         if not frames:
             return MethodOutput([], [])
         packed_t6hw = pack_frames(frames).to(self.device)
@@ -138,7 +142,7 @@ class Restorer:
         for t in range(len(frames)):
             window_1t6hw = packed_t6hw[window_indices(t, self.radius, len(frames))][None]
             out_16hw, n = self._enhance_window(window_1t6hw, stages)
-            out_frames.append(unpack_frame(out_16hw[0].clamp(0, 1), frames[t]))
+            out_frames.append(unpack_frame(out_16hw[0].clamp(0, 1), frames[t], bit_depth))
             used.append(n)
         return MethodOutput(out_frames, used)
 
@@ -175,20 +179,24 @@ class Restorer:
 
 
 class ModelMethod:
-    """`rayqe evaluate --method drl|baseline`: a Restorer behind the Method interface."""
+    """`rayqe evaluate --method drl|baseline`: a Restorer behind the Method interface; output at the input's
+    bit depth, or at `bit_depth` when deeper."""
 
-    def __init__(self, restorer: Restorer):
+    def __init__(self, restorer: Restorer, bit_depth: int | None = None):
         self.restorer = restorer
         self.name = restorer.name
+        self.bit_depth = bit_depth
 
     def process(self, frames: Sequence[YuvFrame]) -> MethodOutput:
-        return self.restorer.enhance(frames)
+        return self.restorer.enhance(frames, bit_depth=self.bit_depth)
 
 
-def build_model_method(name: str, *, weights: Path | None = None, policy: str | None = None) -> ModelMethod:
+def build_model_method(
+    name: str, *, weights: Path | None = None, policy: str | None = None, output_bits: int | None = None
+) -> ModelMethod:
     if name not in ("drl", "baseline"):
         raise RayqeError(f"unknown model method {name!r}")
-    return ModelMethod(Restorer.load(weights, kind=name, policy=policy))
+    return ModelMethod(Restorer.load(weights, kind=name, policy=policy), output_bits)
 
 
 __all__ = ["LEVEL_QPS", "LevelEstimate", "ModelMethod", "Restorer", "build_model_method"]

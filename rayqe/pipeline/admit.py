@@ -13,6 +13,7 @@ a plan for how it is processed or a one-line refusal that becomes its error row.
 | 4:2:2, 4:4:4, other YUV, gray           | converted to 4:2:0 (luma untouched), noted in the video row    |
 | RGB                                     | converted to BT.601 limited-range 4:2:0, tags say so, noted    |
 | more than 10 bits                       | converted to 10 bits, noted                                    |
+| 8 bits with `output_bits=10`            | enhanced at 8, written at 10 (codes x 4 + the model's fraction)|
 | size the output codec cannot encode     | written with `fallback_codec` (FFV1, lossless, any size) into  |
 | (odd sizes for x264/x265, x265 < 16 px) | `.mkv` at the exact size, noted; refused if no fallback is set |
 | frames lost to corrupt data             | see assemble.py: allowed up to `limits.max_lost_frames`        |
@@ -40,6 +41,7 @@ class Admission:
     """How one admitted video is processed: decoded bit depth, output codec and URI, colour tags, notes."""
 
     work_bit_depth: int
+    output_bit_depth: int
     output_codec: str
     output_uri: str
     color: dict[str, str | None]
@@ -74,19 +76,23 @@ def admit(info: Any, output_uri: str, config: EnhanceConfig) -> Admission:
     work_bit_depth = 8 if info.bit_depth <= 8 else 10
     if info.bit_depth not in WORK_DEPTHS:
         notes.append(f"converted {info.bit_depth}-bit to {work_bit_depth}-bit")
+    output_bit_depth = max(work_bit_depth, config.output_bits or 0)
+    if output_bit_depth > work_bit_depth:
+        factor = 1 << (output_bit_depth - work_bit_depth)
+        notes.append(f"written at {output_bit_depth} bits ({work_bit_depth}-bit codes x {factor})")
     color = dict(info.color)
     if chroma and "RGB" in chroma:
         color.update(RGB_OUTPUT_COLOR)
     codec = config.output_codec
     if config.output_format == "video":
-        problem = encoder_problem(codec, info.width, info.height, work_bit_depth)
+        problem = encoder_problem(codec, info.width, info.height, output_bit_depth)
         if problem is not None:
             fallback = config.fallback_codec
             if fallback is None or fallback == codec:
                 raise RayqeError(f"{problem}; refused (no fallback codec configured)")
-            if encoder_problem(fallback, info.width, info.height, work_bit_depth) is not None:
+            if encoder_problem(fallback, info.width, info.height, output_bit_depth) is not None:
                 raise RayqeError(f"{problem}, nor can {fallback}")
             notes.append(f"{problem}: written with {fallback} (lossless) at the exact size")
             codec = fallback
             output_uri = with_suffix(output_uri, FALLBACK_SUFFIX)
-    return Admission(work_bit_depth, codec, output_uri, color, tuple(notes))
+    return Admission(work_bit_depth, output_bit_depth, codec, output_uri, color, tuple(notes))

@@ -34,6 +34,7 @@ LIGHT_MAX_STAGES = 2
 LIGHT_GPU_SHARE = 0.25  # light actors run ≤ half the stages on small windows: four share one GPU
 OUTPUT_CODECS = ("libx264", "libx265", "ffv1")
 OUTPUT_FORMATS = ("video", "parquet")
+OUTPUT_BITS = (None, 10)  # None: the input's bit depth
 DEFAULT_OUTPUT_CODEC = "libx264"
 DEFAULT_CRF = 16.0  # visually transparent for x264/x265, so the enhancement is not undone by re-encoding
 DEFAULT_PRESET = "fast"  # x264 'fast' ≈ 2x 'medium' speed for ~5 % more bits on this 2-core machine
@@ -115,6 +116,9 @@ class EnhanceConfig:
     resume: bool = True  # skip videos whose output exists, was made from this input with these settings
     progress: bool | None = None  # None: on when stderr is a terminal
     fallback_codec: str | None = FALLBACK_CODEC  # for sizes output_codec cannot encode; None: refuse them
+    # None: write the input's bit depth. 10: write 8-bit input at 10 bits, keeping the fractional part of the
+    # model's correction (most of it at light compression); untouched pixels are their 8-bit codes x 4.
+    output_bits: int | None = None
     chunk_attempts: int = CHUNK_ATTEMPTS  # tries per chunk when its worker process dies
 
     def validate(self) -> EnhanceConfig:
@@ -133,6 +137,8 @@ class EnhanceConfig:
         if self.fallback_codec is not None and self.fallback_codec not in OUTPUT_CODECS:
             choices = ", ".join(OUTPUT_CODECS)
             raise RayqeError(f"fallback codec {self.fallback_codec!r}: choose one of {choices}")
+        if self.output_bits not in OUTPUT_BITS:
+            raise RayqeError(f"output bits {self.output_bits}: 10, or unset for the input's bit depth")
         if self.chunk_attempts < 1:
             raise RayqeError(f"chunk attempts must be >= 1, got {self.chunk_attempts}")
         self.limits.validate()

@@ -1,9 +1,9 @@
 """Step 5, inside each pool: decode a chunk's window -> enhance -> encode the chunk's frames as a segment.
 
 Reads: video_uri, window_start, window_frames, frame_start, frame_count, stages_planned, output_codec,
-work_bit_depth, stream facts. Writes: segment_uri, pts (source timestamps of the segment's frames),
-frames_lost, frames_concealed, lost_at, stages_run, decode_s, enhance_s, encode_s, node_id, device, pool,
-actor_num_cpus/gpus, start/end_unix_s, status, error. 1:1.
+work_bit_depth, output_bit_depth, stream facts. Writes: segment_uri, pts (source timestamps of the
+segment's frames), frames_lost, frames_concealed, lost_at, stages_run, decode_s, enhance_s, encode_s,
+node_id, device, pool, actor_num_cpus/gpus, start/end_unix_s, status, error. 1:1.
 
 The window is decoded with `decode_window`, which checks every frame against the packet timestamps: a
 frame the decoder cannot produce is filled by its neighbour and *counted* (never silently shifting the
@@ -63,6 +63,11 @@ def segment_uri(row: dict, output_format: str) -> str:
     )
 
 
+def output_bit_depth(row: dict) -> int:
+    """The bit depth a chunk is written at (admission's; older plan rows: the decoded one)."""
+    return row.get(S.OUTPUT_BIT_DEPTH) or row.get("work_bit_depth") or row[S.BIT_DEPTH]
+
+
 def margins(row: dict) -> tuple[int, int]:
     """(first, end) indices of the chunk's own frames inside its decoded window."""
     first = row[S.FRAME_START] - row["window_start"]
@@ -96,7 +101,7 @@ def _encode(frames: Sequence[YuvFrame], path: Any, row: dict, config: EnhanceCon
         row[S.WIDTH],
         row[S.HEIGHT],
         Fraction(row["fps_num"], row["fps_den"]),
-        row.get("work_bit_depth") or row[S.BIT_DEPTH],
+        output_bit_depth(row),
         crf=config.crf if lossy else None,
         preset=config.preset if lossy else None,
         color={k: row.get(k) for k in COLOR_COLUMNS},
@@ -130,7 +135,7 @@ def make_enhance_fn(config: EnhanceConfig, model: Any, context: dict) -> Callabl
             row["lost_at"] = lost[0] if lost else None
             row[S.FRAMES_CONCEALED] = sum(1 for i in decoded.concealed if i in own)
             t1 = time.perf_counter()
-            out = model.enhance(window, stages=row[S.STAGES_PLANNED])
+            out = model.enhance(window, stages=row[S.STAGES_PLANNED], bit_depth=output_bit_depth(row))
             first, end = margins(row)
             kept = out.frames[first:end]
             t2 = time.perf_counter()

@@ -44,6 +44,7 @@ VIDEO_COLUMNS_FOR_CHUNKS = (
     S.HEIGHT,
     S.BIT_DEPTH,
     "work_bit_depth",
+    S.OUTPUT_BIT_DEPTH,
     "fps_num",
     "fps_den",
     "tb_num",
@@ -112,6 +113,7 @@ def fingerprint(config: EnhanceConfig, video_uri: str, size_bytes: int, version:
         config.output_format,
         config.output_codec,
         config.fallback_codec,
+        config.output_bits,
         config.crf,
         config.preset,
         config.chunk_frames,
@@ -140,7 +142,14 @@ def probe_limits(config: EnhanceConfig):
 
 
 # Columns admission adds to a video row (None in error rows, so every row has the same columns).
-ADMISSION_COLUMNS = ("work_bit_depth", S.OUTPUT_CODEC, S.NOTE, "segment_prefix", "fingerprint")
+ADMISSION_COLUMNS = (
+    "work_bit_depth",
+    S.OUTPUT_BIT_DEPTH,
+    S.OUTPUT_CODEC,
+    S.NOTE,
+    "segment_prefix",
+    "fingerprint",
+)
 
 
 def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
@@ -185,6 +194,7 @@ def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
         row.update(
             {
                 "work_bit_depth": admission.work_bit_depth,
+                S.OUTPUT_BIT_DEPTH: admission.output_bit_depth,
                 S.OUTPUT_CODEC: admission.output_codec if config.output_format == "video" else None,
                 S.OUTPUT_URI: admission.output_uri,
                 S.NOTE: "; ".join(admission.notes) or None,

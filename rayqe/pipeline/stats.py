@@ -64,6 +64,7 @@ NUM_CHUNKS = "num_chunks"
 DURATION_S = "duration_s"  # duration of the input video, not of the processing
 FPS = "fps"
 BIT_DEPTH = "bit_depth"
+OUTPUT_BIT_DEPTH = "output_bit_depth"
 PIX_FMT = "pix_fmt"
 CODEC_IN = "codec_in"
 OUTPUT_CODEC = "output_codec"
@@ -130,6 +131,7 @@ VIDEO_SCHEMA = pa.schema(
         pa.field(WIDTH, pa.int32()),
         pa.field(HEIGHT, pa.int32()),
         pa.field(BIT_DEPTH, pa.int32()),
+        pa.field(OUTPUT_BIT_DEPTH, pa.int32()),
         pa.field(PIX_FMT, pa.string()),
         pa.field(CODEC_IN, pa.string()),
         pa.field(OUTPUT_CODEC, pa.string()),
@@ -179,7 +181,8 @@ COLUMN_DOCS = {
     NUM_CHUNKS: "chunks the video was split into",
     DURATION_S: "duration of the input video",
     FPS: "average frame rate of the input",
-    BIT_DEPTH: "bits per sample (8 or 10)",
+    BIT_DEPTH: "bits per sample of the input (8 or 10)",
+    OUTPUT_BIT_DEPTH: "bits per sample written (the input's, or 10 with --output-bits 10)",
     PIX_FMT: "input pixel format",
     CODEC_IN: "input video codec",
     OUTPUT_CODEC: "output video codec",

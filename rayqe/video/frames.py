@@ -38,6 +38,16 @@ class YuvFrame:
         return replace(self, y=y, u=u, v=v)
 
 
+def deepen(frame: YuvFrame, bit_depth: int) -> YuvFrame:
+    """`frame` at a deeper `bit_depth`, codes shifted left (8-bit v -> 10-bit 4v; see from_float)."""
+    shift = bit_depth - frame.bit_depth
+    if shift < 0:
+        raise ValueError(f"cannot deepen a {frame.bit_depth}-bit frame to {bit_depth} bits")
+    dtype = plane_dtype(bit_depth)
+    planes = (p.astype(dtype) << shift for p in (frame.y, frame.u, frame.v))
+    return replace(frame.with_planes(*planes), bit_depth=bit_depth)
+
+
 def plane_dtype(bit_depth: int) -> np.dtype:
     """uint8 for 8-bit video, uint16 for 9..16-bit."""
     if not 8 <= bit_depth <= 16:
@@ -55,7 +65,16 @@ def to_float(plane: np.ndarray, bit_depth: int) -> np.ndarray:
     return plane.astype(np.float32) / float((1 << bit_depth) - 1)
 
 
-def from_float(plane_f32: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Float plane in [0, 1] -> rounded, clipped integer plane of the bit depth's dtype."""
+def from_float(plane_f32: np.ndarray, bit_depth: int, source_bit_depth: int | None = None) -> np.ndarray:
+    """Float plane in [0, 1] -> rounded, clipped integer plane of the bit depth's dtype.
+
+    `source_bit_depth` < `bit_depth`: the floats are on a `source_bit_depth` frame's scale (x = code/peak)
+    and are written deeper by a left shift of that scale (8-bit code v -> 10-bit 4v, the BT.709/BT.2020
+    relation between 8- and 10-bit codes): an untouched pixel keeps its exact value, and the extra bits
+    hold the fractional part of a correction that `bit_depth` = source would round away."""
+    source = bit_depth if source_bit_depth is None else source_bit_depth
+    if source > bit_depth:
+        raise ValueError(f"cannot write a {source}-bit frame at {bit_depth} bits (only the same or deeper)")
+    scale = float(((1 << source) - 1) << (bit_depth - source))
     peak = float((1 << bit_depth) - 1)
-    return np.clip(np.rint(plane_f32 * peak), 0, peak).astype(plane_dtype(bit_depth))
+    return np.clip(np.rint(plane_f32 * scale), 0, peak).astype(plane_dtype(bit_depth))

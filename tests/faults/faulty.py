@@ -32,14 +32,16 @@ class FaultyRestorer(FakeRestorer):
         super().__init__(max_stages)
         self.plan = plan
 
-    def enhance(self, frames: Sequence[YuvFrame], stages: int | None = None) -> MethodOutput:
+    def enhance(
+        self, frames: Sequence[YuvFrame], stages: int | None = None, bit_depth: int | None = None
+    ) -> MethodOutput:
         width = frames[0].width
         if width == self.plan.poison_width:
             os.kill(os.getpid(), signal.SIGKILL)
         if width == self.plan.park_width and self.plan.park_dir:
             self._park_once(Path(self.plan.park_dir))
         time.sleep(self.plan.delay_s)
-        return super().enhance(frames, stages)
+        return super().enhance(frames, stages, bit_depth)
 
     @staticmethod
     def _park_once(folder: Path) -> None:

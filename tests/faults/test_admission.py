@@ -57,6 +57,17 @@ def test_other_formats_are_converted_and_noted():
     assert admit(replace(INFO, pix_fmt="yuvj420p", color_range="pc"), "o.mkv", CONFIG).notes == ()
 
 
+def test_ten_bit_output_is_admitted_deeper_and_noted():
+    got = admit(INFO, "out/a.mp4", replace(CONFIG, output_bits=10))
+    assert (got.work_bit_depth, got.output_bit_depth) == (8, 10) and "written at 10 bits" in got.notes[0]
+    ten = admit(
+        replace(INFO, pix_fmt="yuv420p10le", bit_depth=10), "out/a.mp4", replace(CONFIG, output_bits=10)
+    )
+    assert (ten.work_bit_depth, ten.output_bit_depth, ten.notes) == (10, 10, ())
+    with pytest.raises(RayqeError, match="output bits 12"):
+        replace(CONFIG, output_bits=12).validate()
+
+
 def test_with_suffix_handles_local_and_s3():
     assert with_suffix("s3://b/a.b/c d.mp4", ".mkv") == "s3://b/a.b/c d.mkv"
     assert with_suffix("/x/noext", ".mkv") == "/x/noext.mkv"

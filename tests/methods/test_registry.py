@@ -35,6 +35,13 @@ def test_weights_rejected_for_classical_methods():
         get_method("nlmeans", weights=Path("w.pt"))
 
 
+def test_output_bits_only_for_model_methods_and_only_deeper():
+    with pytest.raises(RayqeError, match="apply to drl and baseline only"):
+        get_method("nlmeans", output_bits=10)
+    with pytest.raises(RayqeError, match="output bits 8"):
+        get_method("drl", output_bits=8)
+
+
 def test_bad_policy():
     with pytest.raises(RayqeError, match="unknown policy"):
         get_method("drl", policy="sometimes")
@@ -53,13 +60,14 @@ def test_model_methods_delegate_to_restorer(monkeypatch):
 
     class FakeRestorer:
         @staticmethod
-        def build_model_method(name, *, weights, policy):
-            calls.append((name, weights, policy))
+        def build_model_method(name, *, weights, policy, output_bits=None):
+            calls.append((name, weights, policy, output_bits))
             return "model-method"
 
     monkeypatch.setattr(registry, "_import_restorer", lambda: FakeRestorer)
     assert get_method("drl", weights=Path("w.pt"), policy="level") == "model-method"
-    assert calls == [("drl", Path("w.pt"), "level")]
+    assert get_method("baseline", output_bits=10) == "model-method"
+    assert calls == [("drl", Path("w.pt"), "level", None), ("baseline", None, None, 10)]
 
     def missing():
         err = ModuleNotFoundError("no module")

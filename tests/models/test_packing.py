@@ -26,6 +26,19 @@ def test_pack_unpack_round_trip_10bit():
     np.testing.assert_array_equal(back.y, frames[0].y)
 
 
+def test_unpack_deeper_shifts_codes_and_keeps_fractions():
+    frames = make_frames(1, 16, 24)
+    packed = pack_frames(frames)
+    back = unpack_frame(packed[0], frames[0], bit_depth=10)
+    assert back.bit_depth == 10 and back.y.dtype == np.uint16
+    np.testing.assert_array_equal(back.y, frames[0].y.astype(np.uint16) * 4)  # untouched: codes x 4
+    np.testing.assert_array_equal(back.v, frames[0].v.astype(np.uint16) * 4)
+    nudged = unpack_frame(packed[0] + 0.25 / 255, frames[0], bit_depth=10)  # a quarter code: kept at 10 bits
+    inner = frames[0].y < 255
+    np.testing.assert_array_equal(nudged.y[inner], frames[0].y[inner].astype(np.uint16) * 4 + 1)
+    np.testing.assert_array_equal(unpack_frame(packed[0] + 0.25 / 255, frames[0]).y, frames[0].y)
+
+
 def test_window_indices_replicate_nearest_frame_at_ends():
     assert window_indices(0, 2, 5) == [0, 0, 0, 1, 2]
     assert window_indices(4, 2, 5) == [2, 3, 4, 4, 4]

@@ -46,6 +46,19 @@ def test_ten_bit_path_stays_ten_bit(tiny_config):
     assert int(out.frames[0].y.max()) > 255 and out.stages == [2, 2]
 
 
+def test_deeper_output_from_eight_bit_input(tiny_config):
+    frames = make_frames(3, 16, 24)
+    restorer = _restorer(tiny_config)
+    passed = restorer.enhance(frames, stages=0, bit_depth=10)
+    for a, b in zip(passed.frames, frames, strict=True):
+        assert a.bit_depth == 10 and a.pts == b.pts
+        np.testing.assert_array_equal(a.y, b.y.astype(np.uint16) * 4)
+    eight, ten = restorer.enhance(frames, stages=2), restorer.enhance(frames, stages=2, bit_depth=10)
+    for a8, a10 in zip(eight.frames, ten.frames, strict=True):
+        # the same float output, rounded at 8 and at 10 bits: within half an 8-bit code of each other
+        assert np.abs(a10.y / 4.0 - a8.y).max() <= 0.5 + 1e-9
+
+
 def test_tiled_equals_whole_frame(tiny_config):
     frames = make_frames(3, 128, 192, seed=3)
     whole = _restorer(tiny_config, tile=4096, overlap=64)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rayqe.methods.base import MethodOutput
-from rayqe.video.frames import YuvFrame
+from rayqe.video.frames import YuvFrame, deepen
 
 FAKE_STAGES = 4
 FAKE_RADIUS = 1
@@ -43,18 +43,22 @@ class FakeRestorer:
         level = sum(gradient < edge for edge in GRADIENT_EDGES)
         return FakeEstimate(float(level), 22.0 + 5.0 * level, min(level + 1, self.loaded_stages))
 
-    def enhance(self, frames: Sequence[YuvFrame], stages: int | None = None) -> MethodOutput:
+    def enhance(
+        self, frames: Sequence[YuvFrame], stages: int | None = None, bit_depth: int | None = None
+    ) -> MethodOutput:
         stages = self.loaded_stages if stages is None else stages
         if stages > self.loaded_stages:
             raise RuntimeError(f"asked for {stages} stages, only {self.loaded_stages} loaded")
-        if stages == 0:
-            return MethodOutput(list(frames), [0] * len(frames))
-        ys = [f.y.astype(np.int32) for f in frames]
-        out = []
-        for t, frame in enumerate(frames):
-            prev, nxt = ys[max(t - 1, 0)], ys[min(t + 1, len(ys) - 1)]
-            y = ((prev + 2 * ys[t] + nxt + 2) // 4).astype(frame.y.dtype)
-            out.append(frame.with_planes(y, frame.u, frame.v))
+        out = list(frames)
+        if stages > 0:
+            ys = [f.y.astype(np.int32) for f in frames]
+            out = []
+            for t, frame in enumerate(frames):
+                prev, nxt = ys[max(t - 1, 0)], ys[min(t + 1, len(ys) - 1)]
+                y = ((prev + 2 * ys[t] + nxt + 2) // 4).astype(frame.y.dtype)
+                out.append(frame.with_planes(y, frame.u, frame.v))
+        if bit_depth is not None:
+            out = [deepen(f, bit_depth) for f in out]
         return MethodOutput(out, [stages] * len(frames))
 
 

@@ -119,6 +119,25 @@ def test_parquet_output_holds_every_frame_losslessly(clip_dir, tmp_path):
         assert have.pts == want.pts
 
 
+@pytest.mark.parametrize("codec", ["ffv1", "libx264"])
+def test_ten_bit_output_from_eight_bit_input(clip_dir, tmp_path, codec):
+    src = clip_dir / "light_qp10.mp4"
+    config = EnhanceConfig(
+        src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4, output_codec=codec, output_bits=10
+    )
+    video, chunks = run_in_process(config, src)
+    assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+    assert video[S.OUTPUT_BIT_DEPTH] == 10 and "written at 10 bits" in video[S.NOTE]
+    assert {c[S.OUTPUT_BIT_DEPTH] for c in chunks} == {10}
+    got = list(decode_video(tmp_path / "out" / f"light_qp10{'.mkv' if codec == 'ffv1' else '.mp4'}"))
+    assert len(got) == 10 and {f.bit_depth for f in got} == {10}
+    if codec == "ffv1":  # lossless: exactly the model's output, 8-bit codes x 4
+        expected = FakeRestorer().enhance(list(decode_video(src)), bit_depth=10).frames
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(have.y, want.y)
+            np.testing.assert_array_equal(have.u, want.u)
+
+
 def test_light_actor_cannot_run_more_stages_than_loaded(clip_dir, tmp_path):
     config = EnhanceConfig(src=str(clip_dir), dst=str(tmp_path / "out"), chunk_frames=4)
     video, chunks = run_in_process(replace(config), clip_dir / "heavy_qp45.mkv", max_stages=2)
