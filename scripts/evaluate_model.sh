@@ -17,6 +17,11 @@ run x265_classical --codec libx265 --qps 22,27,32,37,42 --method passthrough,deb
 run x264_models --codec libx264 --qps 27,37 --method drl,baseline,nlmeans
 # 4: unseen QPs
 run x265_unseen --codec libx265 --qps 25,35,40 --method drl,baseline,nlmeans
+# the same models written at 10 bits (8-bit input, --output-bits 10; scored on the 8-bit reference's scale)
+run x265_models_10bit --codec libx265 --qps 22,27,32,37,42 --method drl,baseline --output-bits 10
+run x265_drl_full_10bit --codec libx265 --qps 22,27,32,37,42 --method drl --policy full --output-bits 10
+run x264_models_10bit --codec libx264 --qps 27,37 --method drl,baseline --output-bits 10
+run x265_unseen_10bit --codec libx265 --qps 25,35,40 --method drl,baseline --output-bits 10
 # DRL decoupling probe and cost
 "$R" probe-drl rayqe/models/weights/rayqe_drl.pt --data "$DATA" --split test --json "$OUT/probe.json" | tee "$OUT/probe.txt"
 "$R" model-cost | tee "$OUT/cost_720p.txt"
