@@ -113,6 +113,7 @@ def evaluate_command(
     output_bits: int | None = typer.Option(
         None, "--output-bits", help="drl/baseline: write 8-bit input's output at 10 bits (scored at 8)."
     ),
+    ensemble: int = typer.Option(1, "--ensemble", help="drl/baseline: average 1/2/4/8 flipped passes."),
     preset: str | None = typer.Option(None, "--preset", help="Encoder preset (default: compress's)."),
 ) -> None:
     """Encode references at each QP, restore with a method, print ΔPSNR/ΔSSIM per QP (Y, per video)."""
@@ -134,6 +135,7 @@ def evaluate_command(
         weights=Path(weights) if weights else None,
         policy=policy,
         output_bits=output_bits,
+        ensemble=ensemble,
         preset=preset,
     )
     results = evaluate_methods(config, methods, progress=lambda line: typer.echo(line, err=True))
@@ -154,6 +156,7 @@ def enhance_command(
     output_bits: int | None = typer.Option(
         None, "--output-bits", help="10: write 8-bit input at 10 bits (keeps sub-code corrections) [input's]."
     ),
+    ensemble: int = typer.Option(1, "--ensemble", help="Average 1/2/4/8 flipped passes (N x model time)."),
     crf: float = typer.Option(16.0, "--crf", help="x264/x265 quality (lower = better)."),
     preset: str = typer.Option("fast", "--preset", help="x264/x265 preset."),
     light_max_stages: int = typer.Option(2, "--light-max-stages", help="Light pool: <= N stages; -1: off."),
@@ -216,6 +219,7 @@ def enhance_command(
         limits=InputLimits(**{k: v for k, v in given.items() if v is not None}),
         fallback_codec=None if (fallback_codec or "none").lower() == "none" else fallback_codec,
         output_bits=output_bits,
+        ensemble=ensemble,
         **({"chunk_attempts": chunk_attempts} if chunk_attempts is not None else {}),
     )
     summary = run_enhance(config)

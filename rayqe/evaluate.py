@@ -44,6 +44,7 @@ class EvaluateConfig:
     weights: Path | None = None  # learned methods only
     policy: str | None = None  # learned methods only: 'level' (early termination) or 'full'
     output_bits: int | None = None  # learned methods only: 10 writes 8-bit input's output at 10 bits
+    ensemble: int = 1  # learned methods only: flipped/transposed passes averaged per window
     preset: str | None = None  # encoder preset; None = compress_file's default
     workdir: Path | None = None  # keep the compressed files here; None = a temporary directory
 
@@ -116,7 +117,13 @@ def evaluate_methods(
     if not references:
         raise RayqeError("no reference videos given")
     built: list[Method] = [
-        get_method(m, weights=config.weights, policy=config.policy, output_bits=config.output_bits)
+        get_method(
+            m,
+            weights=config.weights,
+            policy=config.policy,
+            output_bits=config.output_bits,
+            ensemble=config.ensemble,
+        )
         for m in methods
     ]
     per_video: list[list[dict]] = [[] for _ in built]
@@ -212,6 +219,7 @@ def _summarise(config: EvaluateConfig, method: str, video_rows: list[dict]) -> d
         "rows": rows,
         "preset": config.preset,
         "output_bits": config.output_bits,
+        "ensemble": config.ensemble,
         "per_video": [
             {k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items() if k != "stages_sum"}
             for r in video_rows
@@ -226,7 +234,8 @@ def format_table(result: dict) -> str:
     lines = [
         f"method {result['method']} · codec {result['codec']} · {len(result['videos'])} video(s): "
         f"{', '.join(result['videos'])} · frames/video {result['frames_per_video'] or 'all'}"
-        + (f" · output {result['output_bits']}-bit" if result.get("output_bits") else ""),
+        + (f" · output {result['output_bits']}-bit" if result.get("output_bits") else "")
+        + (f" · ensemble ×{result['ensemble']}" if result.get("ensemble", 1) > 1 else ""),
         header,
         "-" * len(header),
     ]

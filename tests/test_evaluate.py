@@ -209,8 +209,11 @@ def test_ten_bit_output_of_eight_bit_input_is_scored_on_the_input_scale(refs_dir
         return _DeeperPassthrough()
 
     monkeypatch.setattr(evaluate_module, "get_method", fake_get_method)
-    config = EvaluateConfig(refs=refs_dir / "beta.y4m", qps=(37,), method="deeper", output_bits=10)
+    config = EvaluateConfig(
+        refs=refs_dir / "beta.y4m", qps=(37,), method="deeper", output_bits=10, ensemble=2
+    )
     result = run_evaluation(config)
     assert seen["output_bits"] == 10 and result["output_bits"] == 10
+    assert seen["ensemble"] == 2 and result["ensemble"] == 2 and "ensemble ×2" in format_table(result)
     assert result["rows"][0]["delta_psnr_db"] == 0.0  # untouched codes x 4 score exactly as the input
     assert "output 10-bit" in format_table(result)

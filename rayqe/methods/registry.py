@@ -15,6 +15,7 @@ from rayqe.errors import RayqeError
 from rayqe.methods.base import Method
 from rayqe.methods.ffmpeg_filters import FILTER_SPECS, FfmpegFilterMethod, ffmpeg_has
 from rayqe.methods.passthrough import Passthrough
+from rayqe.models.ensemble import size_problem  # torch-free
 
 MODEL_METHODS = ("drl", "baseline")
 _RESTORER_MODULE = "rayqe.models.restorer"
@@ -43,9 +44,7 @@ def _import_restorer():
     return importlib.import_module(_RESTORER_MODULE)
 
 
-def _build_model_method(
-    name: str, weights: Path | None, policy: str | None, output_bits: int | None
-) -> Method:
+def _build_model_method(name: str, weights: Path | None, policy: str | None, **extra) -> Method:
     try:
         restorer = _import_restorer()
     except ModuleNotFoundError as err:
@@ -55,24 +54,34 @@ def _build_model_method(
     build = getattr(restorer, "build_model_method", None)
     if build is None:
         raise RayqeError(f"model methods not available: {_RESTORER_MODULE} has no build_model_method")
-    kwargs = {} if output_bits is None else {"output_bits": output_bits}  # older restorers lack it
-    return build(name, weights=weights, policy=policy, **kwargs)
+    return build(name, weights=weights, policy=policy, **extra)
 
 
 def get_method(
-    name: str, *, weights: Path | None = None, policy: str | None = None, output_bits: int | None = None
+    name: str,
+    *,
+    weights: Path | None = None,
+    policy: str | None = None,
+    output_bits: int | None = None,
+    ensemble: int = 1,
 ) -> Method:
-    """The method called `name`; `weights`/`policy`/`output_bits` apply to the learned methods only (else an
-    error: the classical filters write at the input's bit depth)."""
+    """The method called `name`; `weights`/`policy`/`output_bits`/`ensemble` apply to the learned methods
+    only (else an error: the classical filters write at the input's bit depth and have no self-ensemble)."""
     if policy is not None and policy not in _POLICIES:
         raise RayqeError(f"unknown policy {policy!r}; choose one of: {', '.join(_POLICIES)}")
     if output_bits is not None and output_bits not in OUTPUT_BITS:
         raise RayqeError(f"output bits {output_bits}: {' or '.join(map(str, OUTPUT_BITS))} (or the input's)")
+    if size_problem(ensemble):
+        raise RayqeError(size_problem(ensemble))
     if name in MODEL_METHODS:
-        return _build_model_method(name, weights, policy, output_bits)
-    if weights is not None or policy is not None or output_bits is not None:
+        extra = {
+            k: v for k, v in (("output_bits", output_bits), ("ensemble", ensemble)) if v not in (None, 1)
+        }
+        return _build_model_method(name, weights, policy, **extra)
+    if weights is not None or policy is not None or output_bits is not None or ensemble != 1:
         raise RayqeError(
-            f"--weights/--policy/--output-bits apply to {' and '.join(MODEL_METHODS)} only, not to {name!r}"
+            f"--weights/--policy/--output-bits/--ensemble apply to {' and '.join(MODEL_METHODS)} only, "
+            f"not to {name!r}"
         )
     if name == "passthrough":
         return Passthrough()

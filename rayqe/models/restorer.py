@@ -19,6 +19,7 @@ from rayqe.methods.base import MethodOutput
 from rayqe.models.checkpoint import DEFAULT_WEIGHTS, load_checkpoint, load_state_strict
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder, DRLOutput
 from rayqe.models.enhancer import Enhancer
+from rayqe.models.ensemble import self_ensemble, size_problem
 from rayqe.models.packing import PAD_MULTIPLE, pack_frames, unpack_frame, window_indices
 from rayqe.models.termination import Policy, make_policy
 from rayqe.video.frames import YuvFrame
@@ -56,9 +57,12 @@ class Restorer:
         device: str = "cpu",
         tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
+        ensemble: int = 1,
     ):
         if not 0 <= 2 * overlap < tile:
             raise RayqeError(f"tile overlap {overlap} must be less than half the tile size {tile}")
+        if size_problem(ensemble):
+            raise RayqeError(size_problem(ensemble))
         self.drl = drl.eval().to(device)
         self.enhancer = enhancer.eval().to(device)
         self.policy = policy
@@ -66,6 +70,7 @@ class Restorer:
         self.device = device
         self.tile = tile
         self.overlap = overlap
+        self.ensemble = ensemble  # geometric self-ensemble passes per window (ensemble.py)
 
     @property
     def num_stages(self) -> int:
@@ -86,9 +91,11 @@ class Restorer:
         device: str = "cpu",
         tile: int = DEFAULT_TILE,
         overlap: int = DEFAULT_OVERLAP,
+        ensemble: int = 1,
     ) -> Restorer:
         """Build from a checkpoint (None = the shipped weights of `kind`); `max_stages` loads only the
-        first N stages (light-pool actors), and the policy is capped to what is loaded."""
+        first N stages (light-pool actors), and the policy is capped to what is loaded. `ensemble` > 1
+        averages that many flipped/transposed passes per window (ensemble.py)."""
         path = Path(weights) if weights is not None else DEFAULT_WEIGHTS[kind]
         blob = load_checkpoint(path)
         config = blob["config"]
@@ -104,7 +111,16 @@ class Restorer:
         load_state_strict(enhancer, blob["enhancer"], f"{path} (enhancer)", allow_missing_prefix="stages.")
         default_policy = "level" if blob["termination"] is not None else "full"
         pol = make_policy(policy or default_policy, n, blob["termination"])
-        return cls(drl, enhancer, pol, name=blob["kind"], device=device, tile=tile, overlap=overlap)
+        return cls(
+            drl,
+            enhancer,
+            pol,
+            name=blob["kind"],
+            device=device,
+            tile=tile,
+            overlap=overlap,
+            ensemble=ensemble,
+        )
 
     # ---- level estimate -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -148,8 +164,6 @@ class Restorer:
 
     def _enhance_window(self, window_1t6hw: torch.Tensor, stages: int | None) -> tuple[torch.Tensor, int]:
         r = self.radius
-        h, w = window_1t6hw.shape[-2:]
-        t, o = self.tile // 2, self.overlap // 2  # packed coordinates are half resolution
         drl_level = None
         if stages is None and self.policy.uses_level:
             drl_level = self._drl_tiled(window_1t6hw[:, r])
@@ -158,11 +172,24 @@ class Restorer:
             stages = self.policy.stages(0.0)  # full/fixed: no level estimate needed
         if stages == 0:
             return window_1t6hw[:, r], 0
+
+        def run(window: torch.Tensor, identity: bool) -> torch.Tensor:
+            return self._run_stages(window, stages, drl_level if identity else None)
+
+        return self_ensemble(window_1t6hw, self.ensemble, run), stages
+
+    def _run_stages(
+        self, window_1t6hw: torch.Tensor, stages: int, drl_level: DRLOutput | None
+    ) -> torch.Tensor:
+        """The first `stages` stages on one window, whole or in overlapping tiles."""
+        r = self.radius
+        h, w = window_1t6hw.shape[-2:]
+        t, o = self.tile // 2, self.overlap // 2  # packed coordinates are half resolution
         if h <= t and w <= t:
             # a frame within one tile: the level's view was this same whole frame, so its maps are reused
             # (one DRL pass per window instead of two; tiled frames pay one extra pass on the centre tile)
             drl = drl_level if drl_level is not None else self.drl(window_1t6hw[:, r])
-            return self.enhancer(window_1t6hw, drl, stages)[-1], stages
+            return self.enhancer(window_1t6hw, drl, stages)[-1]
         out_16hw = torch.empty_like(window_1t6hw[:, r])
         ys, xs = _tile_starts(h, t, o), _tile_starts(w, t, o)
         for y0 in ys:
@@ -175,7 +202,7 @@ class Restorer:
                 ty1 = res.shape[-2] if y0 + t >= h else res.shape[-2] - o
                 tx1 = res.shape[-1] if x0 + t >= w else res.shape[-1] - o
                 out_16hw[..., y0 + ty0 : y0 + ty1, x0 + tx0 : x0 + tx1] = res[..., ty0:ty1, tx0:tx1]
-        return out_16hw, stages
+        return out_16hw
 
 
 class ModelMethod:
@@ -192,11 +219,16 @@ class ModelMethod:
 
 
 def build_model_method(
-    name: str, *, weights: Path | None = None, policy: str | None = None, output_bits: int | None = None
+    name: str,
+    *,
+    weights: Path | None = None,
+    policy: str | None = None,
+    output_bits: int | None = None,
+    ensemble: int = 1,
 ) -> ModelMethod:
     if name not in ("drl", "baseline"):
         raise RayqeError(f"unknown model method {name!r}")
-    return ModelMethod(Restorer.load(weights, kind=name, policy=policy), output_bits)
+    return ModelMethod(Restorer.load(weights, kind=name, policy=policy, ensemble=ensemble), output_bits)
 
 
 __all__ = ["LEVEL_QPS", "LevelEstimate", "ModelMethod", "Restorer", "build_model_method"]

@@ -1,7 +1,8 @@
 """How pipeline actors get their model: the shipped Restorer by default, or an injected factory (tests).
 
-A factory is `factory(weights: str | None, max_stages: int | None, device: str) -> model` where the model has
-`num_stages`, `radius`, `estimate_level(frames)` and `enhance(frames, stages)` (rayqe.models.restorer).
+A factory is `factory(weights: str | None, max_stages: int | None, device: str, ensemble: int) -> model`
+where the model has `num_stages`, `radius`, `estimate_level(frames)` and `enhance(frames, stages, bit_depth)`
+(rayqe.models.restorer).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 from rayqe.pipeline.config import EnhanceConfig
 
 
-def restorer_factory(weights: str | None, max_stages: int | None, device: str) -> Any:
+def restorer_factory(weights: str | None, max_stages: int | None, device: str, ensemble: int = 1) -> Any:
     """The real model: `Restorer.load` (None weights = the shipped checkpoint)."""
     from rayqe.models.restorer import Restorer
 
-    return Restorer.load(Path(weights) if weights else None, max_stages=max_stages, device=device)
+    path = Path(weights) if weights else None
+    return Restorer.load(path, max_stages=max_stages, device=device, ensemble=ensemble)
 
 
 def resolve_device(device: str) -> str:
@@ -31,7 +33,7 @@ def resolve_device(device: str) -> str:
 def load_model(config: EnhanceConfig, max_stages: int | None, device: str = "cpu") -> Any:
     """The model for one actor: all stages (None) or only the first `max_stages` (light pool)."""
     factory = config.model_factory or restorer_factory
-    return factory(config.weights, max_stages, device)
+    return factory(config.weights, max_stages, device, ensemble=config.ensemble)
 
 
 def set_torch_threads(num_cpus: float) -> None:

@@ -114,6 +114,7 @@ def fingerprint(config: EnhanceConfig, video_uri: str, size_bytes: int, version:
         config.output_codec,
         config.fallback_codec,
         config.output_bits,
+        config.ensemble,
         config.crf,
         config.preset,
         config.chunk_frames,

@@ -61,5 +61,7 @@ class FaultyFactory:
 
     plan: FaultPlan
 
-    def __call__(self, weights: str | None, max_stages: int | None, device: str) -> FaultyRestorer:
+    def __call__(
+        self, weights: str | None, max_stages: int | None, device: str, ensemble: int = 1
+    ) -> FaultyRestorer:
         return FaultyRestorer(max_stages, self.plan)

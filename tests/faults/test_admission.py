@@ -66,6 +66,8 @@ def test_ten_bit_output_is_admitted_deeper_and_noted():
     assert (ten.work_bit_depth, ten.output_bit_depth, ten.notes) == (10, 10, ())
     with pytest.raises(RayqeError, match="output bits 12"):
         replace(CONFIG, output_bits=12).validate()
+    with pytest.raises(RayqeError, match="ensemble of 3"):
+        replace(CONFIG, ensemble=3).validate()
 
 
 def test_with_suffix_handles_local_and_s3():

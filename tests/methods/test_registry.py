@@ -42,6 +42,13 @@ def test_output_bits_only_for_model_methods_and_only_deeper():
         get_method("drl", output_bits=8)
 
 
+def test_ensemble_only_for_model_methods_and_known_sizes():
+    with pytest.raises(RayqeError, match="apply to drl and baseline only"):
+        get_method("nlmeans", ensemble=4)
+    with pytest.raises(RayqeError, match="ensemble of 3: choose one of 1, 2, 4, 8"):
+        get_method("drl", ensemble=3)
+
+
 def test_bad_policy():
     with pytest.raises(RayqeError, match="unknown policy"):
         get_method("drl", policy="sometimes")
@@ -77,3 +84,12 @@ def test_model_methods_delegate_to_restorer(monkeypatch):
     monkeypatch.setattr(registry, "_import_restorer", missing)
     with pytest.raises(RayqeError, match="model methods not available"):
         get_method("baseline")
+
+
+def test_only_non_default_extras_reach_the_restorer(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        registry, "_build_model_method", lambda name, weights, policy, **extra: seen.update(extra)
+    )
+    get_method("drl", ensemble=4)
+    assert seen == {"ensemble": 4}

@@ -112,6 +112,29 @@ def test_level_policy_runs_the_drl_once_per_window_and_matches_explicit_stages(t
         np.testing.assert_array_equal(a.v, b.v)
 
 
+def test_ensemble_runs_every_pass_but_decides_termination_once(tiny_config):
+    frames = make_frames(3, 32, 48, seed=5)
+    plain, ens = _restorer(tiny_config), _restorer(tiny_config, ensemble=4)
+    enhancer_calls, drl_calls = [], []
+    ens.enhancer.register_forward_hook(lambda *_: enhancer_calls.append(1))
+    ens.drl.register_forward_hook(lambda *_: drl_calls.append(1))
+    ens.policy = LevelPolicy(TerminationMap((2, 2, 2, 2, 2)), tiny_config.num_stages)
+    out = ens.enhance(frames)
+    # per window: one level estimate whose maps serve the identity pass, one DRL pass per other pass
+    assert out.stages == [2, 2, 2] and len(enhancer_calls) == 3 * 4 and len(drl_calls) == 3 * 4
+    one = plain.enhance(frames, stages=2).frames
+    four = ens.enhance(frames, stages=2).frames
+    assert any(not np.array_equal(a.y, b.y) for a, b in zip(one, four, strict=True))
+    assert all(a.y.shape == b.y.shape and a.y.dtype == b.y.dtype for a, b in zip(one, four, strict=True))
+    enhancer_calls.clear()
+    untouched = ens.enhance(frames, stages=0).frames  # termination at 0: no pass at all
+    assert not enhancer_calls and all(
+        np.array_equal(a.y, f.y) for a, f in zip(untouched, frames, strict=True)
+    )
+    with pytest.raises(RayqeError, match="ensemble of 3"):
+        _restorer(tiny_config, ensemble=3)
+
+
 def test_checkpoints_from_before_level_bins_load_with_whole_levels(tmp_path, tiny_config):
     r = _restorer(tiny_config)
     path = tmp_path / "old.pt"

@@ -176,3 +176,15 @@ def test_batches_keep_every_column_of_mixed_rows():
 
     table = batch_of([{"a": 1}, {"a": 2, "b": 3.5}])
     assert table.to_pylist() == [{"a": 1, "b": None}, {"a": 2, "b": 3.5}]
+
+
+def test_actors_load_their_model_with_the_run_ensemble(tmp_path):
+    seen = []
+
+    def factory(weights, max_stages, device, ensemble=1):
+        seen.append((weights, max_stages, device, ensemble))
+        return FakeRestorer(max_stages)
+
+    config = EnhanceConfig(src="in", dst=str(tmp_path), model_factory=factory, weights="w.pt", ensemble=4)
+    load_model(config, 2)
+    assert seen == [("w.pt", 2, "cpu", 4)]
