@@ -270,6 +270,8 @@ def demo_command(
     weights: str | None = typer.Option(None, "--weights", help="Checkpoint (default: the shipped model)."),
     frames: int | None = typer.Option(None, "--frames", help="Frames per clip (default: 16)."),
     qps: str | None = typer.Option(None, "--qps", help="Light and heavy QP (default: 22,37)."),
+    output_bits: int | None = typer.Option(None, "--output-bits", help="As for enhance: 10 for 8-bit input."),
+    ensemble: int | None = typer.Option(None, "--ensemble", help="As for enhance: 1/2/4/8 passes."),
 ) -> None:
     """The main job on the bundled camera clips: compress, enhance, report, and ΔPSNR per video."""
     from pathlib import Path
@@ -277,7 +279,8 @@ def demo_command(
     from rayqe.cli_args import parse_qps
     from rayqe.demo import DemoConfig, run_demo
 
-    given = {"weights": weights, "frames": frames, "qps": tuple(parse_qps(qps)) if qps else None}
+    given = {"weights": weights, "frames": frames, "qps": tuple(parse_qps(qps)) if qps else None,
+             "output_bits": output_bits, "ensemble": ensemble}  # fmt: skip
     run_demo(DemoConfig(Path(out), **{k: v for k, v in given.items() if v is not None}), echo=typer.echo)
 
 

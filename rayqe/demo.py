@@ -33,6 +33,8 @@ class DemoConfig:
     frames: int = DEMO_FRAMES
     codec: str = DEMO_CODEC
     weights: str | None = None  # None: the shipped model
+    output_bits: int | None = None  # enhance's --output-bits (None: the input's)
+    ensemble: int = 1  # enhance's --ensemble
     progress: bool | None = None  # enhance's progress bar; None: on a terminal
 
     @property
@@ -84,8 +86,9 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoRes
         raise RayqeError(f"--frames must be >= 1, got {config.frames}")
     enhance = EnhanceConfig(
         src=str(config.inputs), dst=str(config.enhanced), weights=config.weights, resume=False,
-        progress=config.progress, output_codec=DEMO_OUTPUT_CODEC,
-    )  # fmt: skip
+        progress=config.progress, output_codec=DEMO_OUTPUT_CODEC, output_bits=config.output_bits,
+        ensemble=config.ensemble,
+    ).validate()  # fmt: skip
     load_model(enhance, 0)  # missing or broken weights fail now, not after compressing and starting Ray
     compressed = {}
     for ref in sample_clips(config.clips):

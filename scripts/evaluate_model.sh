@@ -22,6 +22,11 @@ run x265_models_10bit --codec libx265 --qps 22,27,32,37,42 --method drl,baseline
 run x265_drl_full_10bit --codec libx265 --qps 22,27,32,37,42 --method drl --policy full --output-bits 10
 run x264_models_10bit --codec libx264 --qps 27,37 --method drl,baseline --output-bits 10
 run x265_unseen_10bit --codec libx265 --qps 25,35,40 --method drl,baseline --output-bits 10
+# geometric self-ensemble of 4 passes (4x the stages' time), at 8 and at 10 bits
+run x265_models_ens4 --codec libx265 --qps 22,27,32,37,42 --method drl,baseline --ensemble 4
+run x264_models_ens4 --codec libx264 --qps 27,37 --method drl,baseline --ensemble 4
+run x265_unseen_ens4 --codec libx265 --qps 25,35,40 --method drl --ensemble 4
+run x265_drl_ens4_10bit --codec libx265 --qps 22,27,32,37,42 --method drl --ensemble 4 --output-bits 10
 # DRL decoupling probe and cost
 "$R" probe-drl rayqe/models/weights/rayqe_drl.pt --data "$DATA" --split test --json "$OUT/probe.json" | tee "$OUT/probe.txt"
 "$R" model-cost | tee "$OUT/cost_720p.txt"

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from rayqe.demo import DemoConfig, run_demo, video_quality
+from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.video.decode import decode_video
 from tests.jobs.tiny import write_tiny_weights
@@ -22,6 +23,12 @@ def test_quality_of_an_unchanged_input_is_zero_gain(tmp_path):
     q = video_quality(compressed, compressed.path, [2, 4])
     assert q.delta_psnr_db == 0 and q.frames == FRAMES and q.stages_run == 3
     assert 20 < q.psnr_in_db < 40  # QP 42 on real footage: visibly degraded, not noise
+
+
+def test_bad_enhance_options_fail_before_any_work(tmp_path):
+    with pytest.raises(RayqeError, match="ensemble of 3"):
+        run_demo(DemoConfig(tmp_path, ensemble=3))
+    assert not (tmp_path / "inputs").exists()
 
 
 @pytest.mark.ray
