@@ -26,7 +26,7 @@ run x265_unseen_10bit --codec libx265 --qps 25,35,40 --method drl,baseline --out
 run x265_models_ens4 --codec libx265 --qps 22,27,32,37,42 --method drl,baseline --ensemble 4
 run x264_models_ens4 --codec libx264 --qps 27,37 --method drl,baseline --ensemble 4
 run x265_unseen_ens4 --codec libx265 --qps 25,35,40 --method drl --ensemble 4
-run x265_drl_ens4_10bit --codec libx265 --qps 22,27,32,37,42 --method drl --ensemble 4 --output-bits 10
+run x265_models_ens4_10bit --codec libx265 --qps 22,27,32,37,42 --method drl,baseline --ensemble 4 --output-bits 10
 # DRL decoupling probe and cost
 "$R" probe-drl rayqe/models/weights/rayqe_drl.pt --data "$DATA" --split test --json "$OUT/probe.json" | tee "$OUT/probe.txt"
 "$R" model-cost | tee "$OUT/cost_720p.txt"
