@@ -45,3 +45,27 @@ def test_shipped_model_improves_heavily_compressed_real_footage(ray_local, tmp_p
     assert max(stages[22]) <= min(stages[42])  # lighter compression never runs more stages
     for c in chunks:
         assert c[S.POOL] == (S.POOL_LIGHT if c[S.STAGES_PLANNED] <= config.light_max_stages else S.POOL_FULL)
+
+
+def test_quality_modes_never_lose_through_the_pipeline(ray_local, tmp_path):
+    """`--ensemble 4 --output-bits 10` on real footage: every output beats its input or, where termination
+    ran no stage, is its input exactly (codes x 4); the defaults lose a little at QP 22 (model card)."""
+    from rayqe.samples import sample_clips
+    from rayqe.video.compress import compress_file
+
+    source = sample_clips(["carphone_pristine.mp4"])[0]
+    inputs = [compress_file(source, tmp_path / "in", "libx265", qp, frames=FRAMES).path for qp in QPS]
+    config = small_config(
+        str(tmp_path / "in"), str(tmp_path / "out"), output_codec="ffv1", output_bits=10, ensemble=4
+    )
+    summary = run_enhance(replace(config, model_factory=None))
+    assert (summary.videos_ok, summary.videos_failed) == (2, 0), summary.errors
+    ref = list(decode_video(source, 0, FRAMES))
+    chunks = S.read_stats(str(tmp_path / "out" / "_stats"))[0].to_pylist()
+    for compressed in inputs:
+        out = tmp_path / "out" / compressed.with_suffix(".mkv").name
+        assert {f.bit_depth for f in decode_video(out)} == {10}
+        stages = max(c[S.STAGES_RUN] for c in chunks if c[S.VIDEO_URI].endswith(compressed.name))
+        gain = _mean_psnr(ref, out) - _mean_psnr(ref, compressed)
+        assert gain > 0 if stages > 0 else gain == 0, (compressed.name, stages, gain)
+    assert max(c[S.STAGES_RUN] for c in chunks if "_qp42." in c[S.VIDEO_URI]) > 0
