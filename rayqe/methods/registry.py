@@ -71,8 +71,8 @@ def get_method(
         raise RayqeError(f"unknown policy {policy!r}; choose one of: {', '.join(_POLICIES)}")
     if output_bits is not None and output_bits not in OUTPUT_BITS:
         raise RayqeError(f"output bits {output_bits}: {' or '.join(map(str, OUTPUT_BITS))} (or the input's)")
-    if size_problem(ensemble):
-        raise RayqeError(size_problem(ensemble))
+    if problem := size_problem(ensemble):
+        raise RayqeError(problem)
     if name in MODEL_METHODS:
         extra = {
             k: v for k, v in (("output_bits", output_bits), ("ensemble", ensemble)) if v not in (None, 1)

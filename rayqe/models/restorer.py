@@ -61,8 +61,8 @@ class Restorer:
     ):
         if not 0 <= 2 * overlap < tile:
             raise RayqeError(f"tile overlap {overlap} must be less than half the tile size {tile}")
-        if size_problem(ensemble):
-            raise RayqeError(size_problem(ensemble))
+        if problem := size_problem(ensemble):
+            raise RayqeError(problem)
         self.drl = drl.eval().to(device)
         self.enhancer = enhancer.eval().to(device)
         self.policy = policy

@@ -143,8 +143,8 @@ class EnhanceConfig:
             raise RayqeError(f"fallback codec {self.fallback_codec!r}: choose one of {choices}")
         if self.output_bits not in OUTPUT_BITS:
             raise RayqeError(f"output bits {self.output_bits}: 10, or unset for the input's bit depth")
-        if size_problem(self.ensemble):
-            raise RayqeError(size_problem(self.ensemble))
+        if problem := size_problem(self.ensemble):
+            raise RayqeError(problem)
         if self.chunk_attempts < 1:
             raise RayqeError(f"chunk attempts must be >= 1, got {self.chunk_attempts}")
         self.limits.validate()

@@ -23,11 +23,6 @@ LUMA_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
 ROUNDINGS = ("expected", "ste")  # how `output_bits` scores an exit: see rounded_sq_err
 
 
-def weighted_mse(a_bchw: torch.Tensor, b_bchw: torch.Tensor) -> torch.Tensor:
-    """(B,) mean squared error per sample with CHANNEL_WEIGHTS."""
-    return weighted_mean((a_bchw - b_bchw) ** 2, CHANNEL_WEIGHTS)
-
-
 def weighted_mean(sq_bchw: torch.Tensor, weights: tuple[float, ...]) -> torch.Tensor:
     w = torch.tensor(weights, device=sq_bchw.device, dtype=sq_bchw.dtype)[None, :, None, None]
     return (sq_bchw * w).mean(dim=(1, 2, 3)) / w.mean()
@@ -45,7 +40,7 @@ def log_ratio_loss(
     on content whose degradation it cannot tell.
     """
     db_b = _db_vs_input((out_bchw - target_bchw) ** 2, (inp_bchw - target_bchw) ** 2, CHANNEL_WEIGHTS)
-    return db_b.mean() + harm_weight * F.relu(db_b).mean()
+    return _harm_weighted(db_b, db_b, harm_weight)
 
 
 def _db_vs_input(
@@ -55,6 +50,11 @@ def _db_vs_input(
     mse_out = weighted_mean(sq_out_bchw, weights) + MSE_FLOOR
     mse_in = (weighted_mean(sq_in_bchw, weights) + MSE_FLOOR).detach()
     return 10.0 * torch.log10(mse_out / mse_in)
+
+
+def _harm_weighted(db_b: torch.Tensor, harm_db_b: torch.Tensor, harm_weight: float) -> torch.Tensor:
+    """Mean dB plus `harm_weight` times the mean of the dB lost against the input (per `harm_db_b`)."""
+    return db_b.mean() + harm_weight * F.relu(harm_db_b).mean()
 
 
 def quantise_ste(x_bchw: torch.Tensor, bits: int) -> torch.Tensor:
@@ -117,7 +117,7 @@ def deep_supervision_loss(
             sq_out = (o - target_bchw) ** 2
         db = _db_vs_input(sq_out, sq_in, CHANNEL_WEIGHTS)
         harm_db = _db_vs_input(sq_out, sq_in, LUMA_WEIGHTS) if how.luma_harm else db
-        losses.append(db.mean() + how.harm_weight * F.relu(harm_db).mean())
+        losses.append(_harm_weighted(db, harm_db, how.harm_weight))
         logged.append(float(db.detach().mean()))
     return torch.stack(losses).mean(), logged
 
