@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -24,9 +25,13 @@ from rayqe.models.packing import PAD_MULTIPLE, pack_frames, unpack_frame, window
 from rayqe.models.termination import Policy, make_policy
 from rayqe.video.frames import YuvFrame
 
-# Tiles of 512x512 full-res pixels keep peak activation memory around 100 MB on CPU; 64 px of overlap covers
-# most of the receptive field so seams are invisible (tests check tiled == whole within 1e-4 at tiny widths).
-DEFAULT_TILE = 512
+# A frame larger than DEFAULT_TILE (full-res pixels per side) is cut into overlapping tiles: bounded
+# activation memory, and on CPU mid-sized tiles run faster per pixel than whole frames (cache). Measured here
+# (CPU time of one thread, 4 stages, s/frame; peak RSS): 720p 2.37 s / 534 MiB, 1080p 5.80 s / 708 MiB,
+# against 3.09 s / 463 MiB and 8.80 s / 493 MiB with the earlier fixed 512-px grid (it computed 1.7-1.9x
+# the frame's pixels) and 2.48 s and 8.94 s with 1280-px tiles. 64 px of overlap covers most of the receptive
+# field, so seams are invisible (tests check tiled == whole within 1e-4).
+DEFAULT_TILE = 768
 DEFAULT_OVERLAP = 64
 
 
@@ -37,13 +42,18 @@ class LevelEstimate:
     stages: int  # stages the policy will run
 
 
-def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins in packed pixels, on the stages' stride grid (sizes are padded to that grid too)."""
+def _tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Tiles along one axis in packed pixels: (start, stop, keep_start, keep_stop). The axis is cut into the
+    fewest equal interiors of at most `tile - 2 * overlap`, each computed with `overlap` of context on its
+    inner sides; every cut lies on the stages' stride grid (sizes are padded to it too), so a tile computes
+    what the whole frame would. 1080p with 768-px tiles: 3 x 2 tiles, 1.3x the frame's pixels."""
     if size <= tile:
-        return [0]
+        return [(0, size, 0, size)]
     grid = PAD_MULTIPLE // 2  # packed pixels are half resolution
-    step = max((tile - 2 * overlap) // grid * grid, grid)
-    return sorted({*range(0, size - tile, step), size - tile})
+    overlap = -(-overlap // grid) * grid
+    n = -(-size // max(tile - 2 * overlap, grid))
+    cuts = [min(round(i * size / n / grid) * grid, size) for i in range(n + 1)]
+    return [(max(a - overlap, 0), min(b + overlap, size), a, b) for a, b in pairwise(cuts) if b > a]
 
 
 class Restorer:
@@ -191,17 +201,11 @@ class Restorer:
             drl = drl_level if drl_level is not None else self.drl(window_1t6hw[:, r])
             return self.enhancer(window_1t6hw, drl, stages)[-1]
         out_16hw = torch.empty_like(window_1t6hw[:, r])
-        ys, xs = _tile_starts(h, t, o), _tile_starts(w, t, o)
-        for y0 in ys:
-            for x0 in xs:
-                tile = window_1t6hw[..., y0 : y0 + t, x0 : x0 + t]
+        for y0, y1, ky0, ky1 in _tile_spans(h, t, o):
+            for x0, x1, kx0, kx1 in _tile_spans(w, t, o):
+                tile = window_1t6hw[..., y0:y1, x0:x1]
                 res = self.enhancer(tile, self.drl(tile[:, r]), stages)[-1]
-                # keep the tile's interior; edges of the frame keep the tile's edge
-                ty0 = 0 if y0 == 0 else o
-                tx0 = 0 if x0 == 0 else o
-                ty1 = res.shape[-2] if y0 + t >= h else res.shape[-2] - o
-                tx1 = res.shape[-1] if x0 + t >= w else res.shape[-1] - o
-                out_16hw[..., y0 + ty0 : y0 + ty1, x0 + tx0 : x0 + tx1] = res[..., ty0:ty1, tx0:tx1]
+                out_16hw[..., ky0:ky1, kx0:kx1] = res[..., ky0 - y0 : ky1 - y0, kx0 - x0 : kx1 - x0]
         return out_16hw
 
 

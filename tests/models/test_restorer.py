@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,7 @@ from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer
-from rayqe.models.restorer import Restorer, build_model_method
+from rayqe.models.restorer import Restorer, _tile_spans, build_model_method
 from rayqe.models.termination import FullPolicy, LevelPolicy, TerminationMap
 from tests.models.conftest import make_frames
 
@@ -60,9 +62,9 @@ def test_deeper_output_from_eight_bit_input(tiny_config):
 
 
 def test_tiled_equals_whole_frame(tiny_config):
-    frames = make_frames(3, 128, 192, seed=3)
+    frames = make_frames(3, 192, 256, seed=3)
     whole = _restorer(tiny_config, tile=4096, overlap=64)
-    tiled = _restorer(tiny_config, tile=96, overlap=40)  # 2x2 tiles
+    tiled = _restorer(tiny_config, tile=176, overlap=40)  # 2x3 tiles
     from rayqe.models.packing import pack_frames
 
     win = pack_frames(frames)[None]
@@ -175,3 +177,18 @@ def test_bad_files_and_policies_are_user_errors(tmp_path, tiny_config):
         Restorer.load(path, policy="level")
     with pytest.raises(RayqeError):
         build_model_method("drl", weights=path, policy="fixed:9")
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "overlap"), [(320, 640, 32), (480, 640, 32), (540, 256, 32), (96, 88, 20)]
+)
+def test_tile_spans_cover_the_axis_once_on_the_stride_grid(size, tile, overlap):
+    spans = _tile_spans(size, tile, overlap)
+    keeps = [(k0, k1) for _, _, k0, k1 in spans]
+    assert keeps[0][0] == 0 and keeps[-1][1] == size
+    assert all(a[1] == b[0] for a, b in pairwise(keeps))  # each packed pixel kept exactly once
+    for start, stop, k0, k1 in spans:
+        assert start % 4 == 0 and stop % 4 == 0 and start <= k0 < k1 <= stop
+        assert (k0 == 0 or k0 - start >= overlap) and (k1 == size or stop - k1 >= overlap)  # inner context
+        assert stop - start <= tile + 4  # the tile bounds memory (up to one grid step of rounding)
+    assert len(spans) == (1 if size <= tile else -(-size // (tile - 2 * overlap)))  # the fewest cuts
