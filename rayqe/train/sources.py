@@ -255,7 +255,8 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
             write(f"{name}_flat0", pan_clip(flatten(photo, flat_rng), flat_rng, fit_hw))
     for name, path in sorted(holdout.items()):
         photo = load_photo(path, max_side=1600)
-        write(f"{name}_pan0", pan_clip(photo, holdout_rng, _pan_size(photo)))
+        if min(fit_hw := _pan_size(photo)) >= 128:
+            write(f"{name}_pan0", pan_clip(photo, holdout_rng, fit_hw))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
