@@ -52,8 +52,8 @@ def _tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int, int,
     grid = PAD_MULTIPLE // 2  # packed pixels are half resolution
     overlap = -(-overlap // grid) * grid
     n = -(-size // max(tile - 2 * overlap, grid))
-    cuts = [min(round(i * size / n / grid) * grid, size) for i in range(n + 1)]
-    return [(max(a - overlap, 0), min(b + overlap, size), a, b) for a, b in pairwise(cuts) if b > a]
+    cuts = [round(i * size / n / grid) * grid for i in range(n)] + [size]
+    return [(max(a - overlap, 0), min(b + overlap, size), a, b) for a, b in pairwise(cuts)]
 
 
 class Restorer:

@@ -32,6 +32,7 @@ CLIP_FPS = Fraction(25)
 FRAMES_PER_CLIP = 32
 # Output clip size for pans (multiple of 16 so every codec and the network's 1/8 level divide it).
 PAN_HW = (256, 384)
+MIN_PAN_SIDE = 128  # photos whose pan would be smaller are skipped
 # Pan speeds in output pixels per frame (half-pixel steps: whole pixels at 2x resolution). Still shots
 # matter too (the temporal fusion must not invent motion).
 PAN_SPEEDS_PX = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
@@ -246,7 +247,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
             continue
         photo = load_photo(path, max_side=1600)
         fit_hw = _pan_size(photo)
-        if min(fit_hw) < 128:
+        if min(fit_hw) < MIN_PAN_SIDE:
             continue
         train = split_of(name) == "train"
         for k in range(2 if train else 1):
@@ -255,7 +256,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
             write(f"{name}_flat0", pan_clip(flatten(photo, flat_rng), flat_rng, fit_hw))
     for name, path in sorted(holdout.items()):
         photo = load_photo(path, max_side=1600)
-        if min(fit_hw := _pan_size(photo)) >= 128:
+        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
             write(f"{name}_pan0", pan_clip(photo, holdout_rng, fit_hw))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
