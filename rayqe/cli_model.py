@@ -14,7 +14,7 @@ def _train_config(phase: str, kind: str, **kw) -> object:
 
     from rayqe.train.loop import TrainConfig
 
-    paths = {"data_dir", "run_dir", "drl_weights"}
+    paths = {"data_dir", "run_dir", "drl_weights", "init_from"}
     return TrainConfig(
         phase=phase, kind=kind, **{k: Path(v) if k in paths and v else v for k, v in kw.items()}
     )
@@ -64,6 +64,14 @@ def train_command(
     output_bits: int = typer.Option(0, "--output-bits", help="Score exits as written (8/10); 0: floats."),
     rounding: str = typer.Option("expected", "--rounding", help="With --output-bits: expected or ste."),
     luma_harm: bool = typer.Option(False, "--luma-harm", help="The --harm-weight term counts luma only."),
+    harm_bits: int = typer.Option(
+        0, "--harm-bits", help="The --harm-weight term scores exits as written (8/10)."
+    ),
+    init_from: str | None = typer.Option(
+        None,
+        "--init-from",
+        help="New run: start from this checkpoint's enhancer (modulation reset if its encoder differs).",
+    ),
     threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
@@ -86,6 +94,8 @@ def train_command(
         output_bits=output_bits,
         rounding=rounding,
         luma_harm=luma_harm,
+        harm_bits=harm_bits,
+        init_from=init_from,
         threads=threads,
         num_workers=workers,
         use_gpu=gpu,

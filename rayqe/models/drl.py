@@ -25,6 +25,10 @@ QP_SCALE = 51.0  # regressed QP is predicted as qp / 51
 # Compression artifacts are small (1-3 % of the range) next to content: the encoder also sees the high-pass
 # residual (frame minus its 3x3 mean) amplified by this gain so they are not drowned out at initialisation.
 HIGHPASS_GAIN = 8.0
+# Full-resolution pixels: the codecs' block grid (x264 macroblocks, x265's 16-px CTU sub-grid). Training
+# crops, tiles and the level crop all start on it, so the encoder can read blocking *relative to the grid*
+# (with crops at any even offset, whole test frames' levels ranked the true QP at 0.41 Spearman; on it, 0.61).
+CODING_GRID = 16
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,14 @@ class Enhancer(nn.Module):
             outs.append(out)
         return outs
 
+    def reset_modulation(self) -> None:
+        """Every modulation back to identity (zero scale/shift), as at initialisation: what a trained trunk
+        needs before it is paired with a different encoder, whose maps the old modulation cannot read."""
+        for m in self.modules():
+            if isinstance(m, Modulation):
+                nn.init.zeros_(m.to_affine.weight)
+                nn.init.zeros_(m.to_affine.bias)
+
     def truncate(self, num_stages: int) -> None:
         """Drop stages beyond `num_stages` (light-pool actors hold only what they run)."""
         self.stages = nn.ModuleList(list(self.stages)[:num_stages])

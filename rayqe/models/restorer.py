@@ -2,7 +2,8 @@
 
 `Restorer` is what the pipeline's actors and `rayqe evaluate --method drl|baseline` use. It never sees the
 QP: the DRL estimates the level from the centre frame, the policy turns that into a stage count, and only
-those stages run. Large frames are processed in overlapping tiles (origins on the network's 8-pixel grid),
+those stages run. Large frames are processed in overlapping tiles (origins on the codecs' 16-pixel block grid,
+which is also a multiple of the network's 8-pixel stride grid),
 and all three 4:2:0 planes are enhanced by the model (chroma rides along at half resolution).
 """
 
@@ -18,7 +19,7 @@ import torch
 from rayqe.errors import RayqeError
 from rayqe.methods.base import MethodOutput
 from rayqe.models.checkpoint import DEFAULT_WEIGHTS, load_checkpoint, load_state_strict
-from rayqe.models.drl import LEVEL_QPS, DRLEncoder, DRLOutput
+from rayqe.models.drl import CODING_GRID, LEVEL_QPS, DRLEncoder, DRLOutput
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.ensemble import self_ensemble, size_problem
 from rayqe.models.packing import PAD_MULTIPLE, pack_frames, unpack_frame, window_indices
@@ -49,7 +50,7 @@ def _tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int, int,
     what the whole frame would. 1080p with 768-px tiles: 3 x 2 tiles, 1.3x the frame's pixels."""
     if size <= tile:
         return [(0, size, 0, size)]
-    grid = PAD_MULTIPLE // 2  # packed pixels are half resolution
+    grid = max(PAD_MULTIPLE, CODING_GRID) // 2  # packed pixels are half resolution
     overlap = -(-overlap // grid) * grid
     n = -(-size // max(tile - 2 * overlap, grid))
     cuts = [round(i * size / n / grid) * grid for i in range(n)] + [size]
@@ -149,7 +150,8 @@ class Restorer:
         """The level only needs a representative view: a centred crop of at most one tile."""
         h, w = x_16hw.shape[-2:]
         th, tw = min(h, self.tile // 2), min(w, self.tile // 2)
-        y0, x0 = (h - th) // 2 // 4 * 4, (w - tw) // 2 // 4 * 4
+        g = CODING_GRID // 2  # on the coding grid, as the encoder was trained (packed pixels)
+        y0, x0 = (h - th) // 2 // g * g, (w - tw) // 2 // g * g
         return self.drl(x_16hw[..., y0 : y0 + th, x0 : x0 + tw])
 
     # ---- enhancement ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rayqe.models.drl import LEVEL_QPS
+from rayqe.models.drl import CODING_GRID, LEVEL_QPS
 from rayqe.models.packing import pack_planes
 from rayqe.video.decode import decode_video
 
@@ -96,10 +96,13 @@ def _augment(arrs: list[np.ndarray], code: int) -> list[np.ndarray]:
 
 
 class PatchSampler:
-    """Random patches; sizes in full-resolution pixels (multiples of 16)."""
+    """Random patches; sizes in full-resolution pixels (multiples of 16). Patches start on the codecs' block
+    grid (`grid`, drl.CODING_GRID), as frames and tiles do at inference; flips and transposes of a patch whose
+    size is a multiple of the grid keep it there."""
 
-    def __init__(self, pairs: list[ClipPair], seed: int = 0):
+    def __init__(self, pairs: list[ClipPair], seed: int = 0, grid: int = CODING_GRID):
         self.pairs = pairs
+        self.grid = grid
         self.rng = np.random.default_rng(seed)
         # sample clips in proportion to their area so big clips are not under-represented
         area = np.array([p.reference.y.shape[1] * p.reference.y.shape[2] for p in pairs], dtype=np.float64)
@@ -109,9 +112,10 @@ class PatchSampler:
 
     def _loc(self, pair: ClipPair, patch: int) -> tuple[int, int]:
         _, h, w = pair.reference.y.shape
-        y0 = int(self.rng.integers(0, h - patch + 1)) // 2 * 2
-        x0 = int(self.rng.integers(0, w - patch + 1)) // 2 * 2
-        return y0, x0
+        g = self.grid
+        return int(self.rng.integers(0, h - patch + 1)) // g * g, int(
+            self.rng.integers(0, w - patch + 1)
+        ) // g * g
 
     def windows(self, batch: int, patch: int, radius: int) -> dict[str, torch.Tensor]:
         """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,)."""

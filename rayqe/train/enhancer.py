@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from rayqe.errors import RayqeError
-from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
+from rayqe.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.train.data import PatchSampler, load_split
@@ -82,6 +83,21 @@ def _gains(
     return torch.stack([_psnr_db(weighted_mean((o - tgt) ** 2, weights)) - base for o in outs], dim=1)
 
 
+def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str) -> dict:
+    """Load the enhancer of checkpoint `path` into a new run. Its stages, alignment and fusion carry over;
+    when the checkpoint's encoder is not `drl` (a retrained DRL), the modulation is reset to identity, since
+    it learned to read the old encoder's maps. Returns the provenance to keep (source, its steps, reset)."""
+    blob = load_checkpoint(path)
+    if blob["kind"] != kind or blob.get("enhancer") is None:
+        raise RayqeError(f"--init-from {path}: not a trained {kind!r} enhancer checkpoint")
+    load_state_strict(enhancer, blob["enhancer"], f"--init-from {path}")
+    own = drl.state_dict()
+    same = own.keys() == blob["drl"].keys() and all(torch.equal(own[k], blob["drl"][k]) for k in own)
+    if not same:
+        enhancer.reset_modulation()
+    return {"path": str(path), "provenance": blob["provenance"], "modulation_reset": not same}
+
+
 def train_enhancer(config: TrainConfig) -> None:
     from ray.train.torch import prepare_model
 
@@ -101,6 +117,9 @@ def train_enhancer(config: TrainConfig) -> None:
         enhancer.load_state_dict(blob["enhancer"])
         opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
+    elif config.init_from is not None:
+        state["init_from"] = warm_start(enhancer, drl, config.init_from, config.kind)
+        report({"step": 0, "init_from": str(config.init_from), **state["init_from"]})
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
@@ -124,6 +143,7 @@ def train_enhancer(config: TrainConfig) -> None:
                     "steps": state["step"],
                     "wall_s": clock.elapsed_s,
                     "drl_pretrain": pre["provenance"],
+                    **({"init_from": state["init_from"]} if "init_from" in state else {}),
                     "batch": config.batch,
                     "patch": config.patch,
                 },

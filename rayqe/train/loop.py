@@ -34,7 +34,10 @@ class TrainConfig:
     output_bits: int = 0  # enhancer: score exits as written at these bits (losses.rounded_sq_err); 0: floats
     rounding: str = "expected"  # enhancer with output_bits: "expected" (stochastic-rounding error) | "ste"
     luma_harm: bool = False  # enhancer: the harm_weight term counts luma only
+    harm_bits: int = 0  # enhancer: the harm_weight term scores exits as written at these bits (0: floats)
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
+    # enhancer phase, new run only: start from this checkpoint's enhancer (see train.enhancer.warm_start)
+    init_from: Path | None = None
     checkpoint_minutes: float = 5.0
     val_minutes: float = 10.0
     log_every: int = 50
@@ -62,14 +65,14 @@ class TrainConfig:
         """How the enhancer phase scores each exit (losses.ExitLoss)."""
         from rayqe.train.losses import ExitLoss
 
-        return ExitLoss(self.harm_weight, self.output_bits, self.rounding, self.luma_harm)
+        return ExitLoss(self.harm_weight, self.output_bits, self.rounding, self.luma_harm, self.harm_bits)
 
     def to_json(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
 
     @staticmethod
     def from_json(d: dict) -> TrainConfig:
-        paths = {"data_dir", "run_dir", "drl_weights"}
+        paths = {"data_dir", "run_dir", "drl_weights", "init_from"}
         return TrainConfig(
             **{
                 k: (Path(v) if k in paths and v is not None else tuple(v) if isinstance(v, list) else v)
@@ -89,8 +92,12 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"{config.data_dir}: no training data (run scripts/fetch_training_data.sh)")
     if config.phase == "enhancer" and (config.drl_weights is None or not config.drl_weights.is_file()):
         raise RayqeError("the enhancer phase needs --drl-weights: a pretrained DRL checkpoint (phase drl)")
+    if config.init_from is not None and not config.init_from.is_file():
+        raise RayqeError(f"--init-from {config.init_from}: no such checkpoint")
     if config.output_bits not in (0, 8, 10):
         raise RayqeError(f"output bits {config.output_bits}: 8, 10, or 0 (score the float output)")
+    if config.harm_bits not in (0, 8, 10):
+        raise RayqeError(f"harm bits {config.harm_bits}: 8, 10, or 0 (score the float output)")
     if config.rounding not in ROUNDINGS:
         raise RayqeError(f"rounding {config.rounding!r}: one of {', '.join(ROUNDINGS)}")
     if config.patch % 16:

@@ -99,6 +99,10 @@ class ExitLoss:
     output_bits: int = 0  # > 0: score the exit as written at this bit depth (rounded_sq_err); 0: floats
     rounding: str = "expected"  # with output_bits: "expected" | "ste"
     luma_harm: bool = False  # the do-no-harm term counts luma only (PSNR is reported on Y)
+    # > 0: the do-no-harm term alone scores the exit as written at these bits (rounded_sq_err with
+    # `rounding`), while the main term stays on floats: a patch that only the rounding makes worse is charged
+    # without the p(1 - p) shrinkage reaching the corrections that gain (see rounded_sq_err)
+    harm_bits: int = 0
 
 
 def deep_supervision_loss(
@@ -116,7 +120,8 @@ def deep_supervision_loss(
         else:
             sq_out = (o - target_bchw) ** 2
         db = _db_vs_input(sq_out, sq_in, CHANNEL_WEIGHTS)
-        harm_db = _db_vs_input(sq_out, sq_in, LUMA_WEIGHTS) if how.luma_harm else db
+        sq_harm = rounded_sq_err(o, target_bchw, how.harm_bits, how.rounding) if how.harm_bits else sq_out
+        harm_db = _db_vs_input(sq_harm, sq_in, LUMA_WEIGHTS if how.luma_harm else CHANNEL_WEIGHTS)
         losses.append(_harm_weighted(db, harm_db, how.harm_weight))
         logged.append(float(db.detach().mean()))
     return torch.stack(losses).mean(), logged

@@ -6,6 +6,8 @@ For crops of held-out clips (the `test` split by default) under every (codec, QP
   - degradation spread: mean cosine distance between vectors of the *same* content at *different* QPs;
   - their ratio (content / degradation): below 1 means QP moves the vector more than content does.
 The same numbers for the maps' spatial mean (what modulates the enhancer) are reported beside them.
+Termination acts on whole frames, not crops, so the soft level of whole frames is read out too: per clip and
+QP, its error against the true level and its rank correlation with it across every (clip, QP).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import numpy as np
 import torch
 
 from rayqe.models.checkpoint import load_checkpoint
-from rayqe.models.drl import LEVEL_QPS, DRLEncoder
+from rayqe.models.drl import CODING_GRID, LEVEL_QPS, DRLEncoder
 from rayqe.models.packing import pack_planes
 from rayqe.train.data import level_of, load_split
 
 PROBE_PATCH = 96
 CROPS_PER_CLIP = 6
+FRAME_SAMPLES = 4  # whole frames per (clip, codec, QP) in the frame-level readout, evenly spaced
 
 
 def _mean_cos_dist(a_nd: np.ndarray, b_nd: np.ndarray) -> float:
@@ -38,12 +41,14 @@ def probe(checkpoint: Path, data_dir: Path, split: str = "test", seed: int = 0) 
     drl.load_state_dict(blob["drl"])
     rng = np.random.default_rng(seed)
     rows = []  # (content_id, codec, qp, vector, map_mean, level_pred, qp_pred)
-    for ci, pair in enumerate(load_split(data_dir, split)):
+    pairs = load_split(data_dir, split)
+    for ci, pair in enumerate(pairs):
         t_len, h, w = pair.reference.y.shape
         p = min(PROBE_PATCH, h, w) // 16 * 16
         for k in range(CROPS_PER_CLIP):
             t = int(rng.integers(t_len))
-            y0, x0 = int(rng.integers(0, h - p + 1)) // 2 * 2, int(rng.integers(0, w - p + 1)) // 2 * 2
+            g = CODING_GRID  # crops on the block grid, as in training and at inference
+            y0, x0 = int(rng.integers(0, h - p + 1)) // g * g, int(rng.integers(0, w - p + 1)) // g * g
             for (codec, qp), var in pair.variants.items():
                 y = var.y[t : t + 1, y0 : y0 + p, x0 : x0 + p]
                 u = var.u[t : t + 1, y0 // 2 : (y0 + p) // 2, x0 // 2 : (x0 + p) // 2]
@@ -69,6 +74,7 @@ def probe(checkpoint: Path, data_dir: Path, split: str = "test", seed: int = 0) 
             "level_accuracy": float(np.mean([r[5] == level_of(qp) for r in sel])),
             "qp_pred_mean": float(np.mean([r[6] for r in sel])),
         }
+    result["frames"] = _frame_levels(drl, pairs)
     for name, idx in (("vector", 3), ("map_mean", 4)):
         content, degradation = [], []
         for codec in {r[1] for r in rows}:
@@ -89,6 +95,37 @@ def probe(checkpoint: Path, data_dir: Path, split: str = "test", seed: int = 0) 
     return result
 
 
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x))
+    for v in np.unique(x):  # ties share their mean rank
+        ranks[x == v] = ranks[x == v].mean()
+    return ranks
+
+
+def _frame_levels(drl: DRLEncoder, pairs: list) -> dict:
+    """Soft level of whole frames (cropped to the packed grid, as the restorer sees a frame of one tile),
+    mean of FRAME_SAMPLES frames, per clip and (codec, QP)."""
+    per_clip: dict[str, dict[str, float]] = {}
+    est, true = [], []
+    for pair in pairs:
+        for (codec, qp), var in sorted(pair.variants.items()):
+            t_len, h, w = var.y.shape
+            h8, w8 = h // 8 * 8, w // 8 * 8
+            ts = np.linspace(0, t_len - 1, FRAME_SAMPLES).round().astype(int)
+            packed = pack_planes(
+                var.y[ts, :h8, :w8], var.u[ts, : h8 // 2, : w8 // 2], var.v[ts, : h8 // 2, : w8 // 2]
+            )
+            level = float(torch.cat([drl(packed[i : i + 1]).level() for i in range(len(ts))]).mean())
+            per_clip.setdefault(pair.name, {})[f"{codec}_qp{qp}"] = round(level, 3)
+            est.append(level)
+            true.append(level_of(qp))
+    est_a, true_a = np.array(est), np.array(true, dtype=float)
+    rho = float(np.corrcoef(_ranks(est_a), _ranks(true_a))[0, 1]) if len(set(true)) > 1 else float("nan")
+    return {"level_mae": float(np.abs(est_a - true_a).mean()), "spearman": rho, "per_clip": per_clip}
+
+
 def format_probe(result: dict) -> str:
     lines = [
         f"DRL probe on split '{result['split']}' ({result['crops']} crops): level accuracy "
@@ -99,6 +136,13 @@ def format_probe(result: dict) -> str:
     lines += [
         f"{qp} | {v['level_accuracy']:.3f} | {v['qp_pred_mean']:.1f}" for qp, v in result["per_qp"].items()
     ]
+    frames = result["frames"]
+    lines.append(
+        f"whole frames: level MAE {frames['level_mae']:.2f} (levels), rank correlation with the true level "
+        f"{frames['spearman']:.3f}"
+    )
+    for clip, by_variant in frames["per_clip"].items():
+        lines.append(f"  {clip}: " + " ".join(f"{k}={v:.2f}" for k, v in by_variant.items()))
     for name in ("vector", "map_mean"):
         r = result[name]
         lines.append(

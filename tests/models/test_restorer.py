@@ -6,7 +6,7 @@ import torch
 
 from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
-from rayqe.models.drl import DRLEncoder
+from rayqe.models.drl import CODING_GRID, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.restorer import Restorer, _tile_spans, build_model_method
 from rayqe.models.termination import FullPolicy, LevelPolicy, TerminationMap
@@ -182,13 +182,15 @@ def test_bad_files_and_policies_are_user_errors(tmp_path, tiny_config):
 @pytest.mark.parametrize(
     ("size", "tile", "overlap"), [(320, 640, 32), (480, 640, 32), (540, 256, 32), (96, 88, 20)]
 )
-def test_tile_spans_cover_the_axis_once_on_the_stride_grid(size, tile, overlap):
+def test_tile_spans_cover_the_axis_once_on_the_coding_grid(size, tile, overlap):
     spans = _tile_spans(size, tile, overlap)
+    grid = CODING_GRID // 2  # packed pixels; a multiple of the stages' stride grid
+    overlap = -(-overlap // grid) * grid  # context is whole grid steps
     keeps = [(k0, k1) for _, _, k0, k1 in spans]
     assert keeps[0][0] == 0 and keeps[-1][1] == size
     assert all(a[1] == b[0] for a, b in pairwise(keeps))  # each packed pixel kept exactly once
     for start, stop, k0, k1 in spans:
-        assert start % 4 == 0 and stop % 4 == 0 and start <= k0 < k1 <= stop
+        assert start % grid == 0 and (stop % grid == 0 or stop == size) and start <= k0 < k1 <= stop
         assert (k0 == 0 or k0 - start >= overlap) and (k1 == size or stop - k1 >= overlap)  # inner context
-        assert stop - start <= tile + 4  # the tile bounds memory (up to one grid step of rounding)
+        assert stop - start <= tile + grid  # the tile bounds memory (up to one grid step of rounding)
     assert len(spans) == (1 if size <= tile else -(-size // (tile - 2 * overlap)))  # the fewest cuts

@@ -67,6 +67,23 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     assert blob["training_state"]["step"] == 3 and blob["enhancer"] is not None
     assert {"val_dpsnr_qp22", "val_y8_dpsnr_qp22"} <= set(blob["training_state"]["history"][-1])
 
+    # a new run warm-started from that one (same encoder: nothing reset) records where it came from
+    warm = tmp_path / "warm"
+    run_training(
+        TrainConfig(
+            tiny_data,
+            warm,
+            phase="enhancer",
+            kind="drl",
+            steps=1,
+            drl_weights=pre / "last.pt",
+            init_from=run / "last.pt",
+            **TINY,
+        )
+    )
+    origin = load_checkpoint(warm / "last.pt")["provenance"]["init_from"]
+    assert origin["provenance"]["steps"] == 3 and origin["modulation_reset"] is False
+
     shipped = tmp_path / "shipped.pt"
     mapping = calibrate(run / "last.pt", tiny_data, shipped)
     assert mapping.bin_width == 0.5 and len(mapping.level_stages) == 9  # half-level bins over levels 0..4
@@ -77,6 +94,11 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
 
     result = probe(pre / "last.pt", tiny_data, "test")
     assert 0 <= result["level_accuracy"] <= 1 and result["vector"]["content_over_qp"] > 0
+    frames = result["frames"]  # whole-frame readout: one soft level per (clip, codec, QP)
+    assert set(frames["per_clip"]["clip4"]) == {
+        f"{c}_qp{q}" for c in ("libx264", "libx265") for q in (22, 42)
+    }
+    assert 0 <= frames["level_mae"] <= 4 and -1 <= frames["spearman"] <= 1
 
 
 def test_validate_rejects_bad_configs(tiny_data, tmp_path):
@@ -84,6 +106,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="bogus"))
     with pytest.raises(RayqeError, match="drl-weights"):
         validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
+    with pytest.raises(RayqeError, match="init-from"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", init_from=tmp_path / "none.pt"))
     with pytest.raises(RayqeError, match="output bits"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=7))
     with pytest.raises(RayqeError, match="rounding 'nearest'"):

@@ -138,3 +138,19 @@ def test_luma_harm_ignores_chroma_made_worse():
     plain = float(deep_supervision_loss([out], inp, tgt)[0])
     assert plain > 0 and packed == pytest.approx(2 * plain, rel=1e-5)
     assert luma == pytest.approx(plain, rel=1e-5)  # luma gained: no harm charged
+
+
+def test_harm_bits_charges_only_what_rounding_makes_worse():
+    # a quarter of the pixels one code off, the rest exact; the output corrects the off ones by 0.45 of a code
+    # and nudges the exact ones by 0.3: better as floats, worse once each value is rounded (expected error)
+    tgt = torch.full((1, 6, 4, 4), 100 / 255)
+    inp = tgt.clone()
+    inp[..., 0, :] += 1 / 255
+    out = inp + 0.3 / 255
+    out[..., 0, :] = inp[..., 0, :] - 0.45 / 255
+    plain = float(deep_supervision_loss([out], inp, tgt, ExitLoss(harm_weight=1.0))[0])
+    assert plain < 0  # a float gain: the float harm term charges nothing
+    harmed = float(deep_supervision_loss([out], inp, tgt, ExitLoss(harm_weight=1.0, harm_bits=8))[0])
+    rounded_db = float(deep_supervision_loss([out], inp, tgt, ExitLoss(output_bits=8))[0])
+    assert rounded_db > 0  # as written the frame got worse ...
+    assert harmed == pytest.approx(plain + rounded_db, rel=1e-4)  # ... and only the harm term says so
