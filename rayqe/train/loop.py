@@ -135,6 +135,7 @@ def run_training(config: TrainConfig) -> Path:
         run_dir=run_dir,
         data_dir=config.data_dir.resolve(),
         drl_weights=config.drl_weights.resolve() if config.drl_weights else None,
+        init_from=config.init_from.resolve() if config.init_from else None,
     )
     (run_dir / "train_config.json").write_text(json.dumps(config.to_json(), indent=1))
     if not ray.is_initialized():
