@@ -30,6 +30,7 @@ def train_drl_command(
     threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
+    grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
 ) -> None:
     """Phase 1: pretrain the degradation encoder with Ray Train (resumable)."""
     from rayqe.train.loop import run_training
@@ -46,6 +47,7 @@ def train_drl_command(
         num_workers=workers,
         use_gpu=gpu,
         lr=1e-3,
+        grid=grid,
     )
     typer.echo(str(run_training(cfg)))
 
@@ -75,6 +77,7 @@ def train_command(
     threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
+    grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
 ) -> None:
     """Phase 2: train the staged enhancer on the frozen encoder with Ray Train (resumable)."""
     from rayqe.train.loop import run_training
@@ -99,6 +102,7 @@ def train_command(
         threads=threads,
         num_workers=workers,
         use_gpu=gpu,
+        grid=grid,
     )
     typer.echo(str(run_training(cfg)))
 

@@ -29,8 +29,10 @@ def train_drl(config: TrainConfig) -> None:
         opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
     model = prepare_model(drl)
-    sampler = PatchSampler(load_split(config.data_dir, "train"), seed=config.seed + state["step"])
-    val = PatchSampler(load_split(config.data_dir, "val"), seed=12345)
+    sampler = PatchSampler(
+        load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
+    )
+    val = PatchSampler(load_split(config.data_dir, "val"), seed=12345, grid=config.grid)
     val_batch = val.degradation_crops(64, PER_LOCATION, config.patch)
     clock = Clock(config, state["elapsed_s"])
 

@@ -124,8 +124,10 @@ def train_enhancer(config: TrainConfig) -> None:
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
     model = prepare_model(enhancer)
-    sampler = PatchSampler(load_split(config.data_dir, "train"), seed=config.seed + state["step"])
-    val_sampler = PatchSampler(load_split(config.data_dir, "val"), seed=777)
+    sampler = PatchSampler(
+        load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
+    )
+    val_sampler = PatchSampler(load_split(config.data_dir, "val"), seed=777, grid=config.grid)
     r = model_config.radius
     val_batches = [val_sampler.windows(8, VAL_PATCH, r) for _ in range(VAL_WINDOWS // 8)]
     clock = Clock(config, state["elapsed_s"])

@@ -45,6 +45,9 @@ class TrainConfig:
     num_workers: int = 1
     use_gpu: bool = False
     seed: int = 0
+    # crops start on this grid of full-resolution pixels: the codecs' block grid (drl.CODING_GRID), as frames
+    # and tiles do at inference; 2 reproduces runs from before it (the shipped enhancer's first 14,500 steps)
+    grid: int = 16
     # Model size overrides (tests and experiments); None = the shipped model's defaults.
     widths: tuple[int, int, int] | None = None
     drl_widths: tuple[int, int, int] | None = None
@@ -100,6 +103,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"harm bits {config.harm_bits}: 8, 10, or 0 (score the float output)")
     if config.rounding not in ROUNDINGS:
         raise RayqeError(f"rounding {config.rounding!r}: one of {', '.join(ROUNDINGS)}")
+    if config.grid not in (2, 4, 8, 16, 32, 64):
+        raise RayqeError(f"grid {config.grid}: a power of two from 2 to 64")
     if config.patch % 16:
         raise RayqeError(f"patch {config.patch} must be a multiple of 16")
 

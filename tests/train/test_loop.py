@@ -10,6 +10,7 @@ import pytest
 
 from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import load_checkpoint
+from rayqe.models.drl import CODING_GRID
 from rayqe.models.restorer import Restorer
 from rayqe.train.calibrate import calibrate
 from rayqe.train.loop import TrainConfig, run_training, validate
@@ -106,6 +107,9 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="bogus"))
     with pytest.raises(RayqeError, match="drl-weights"):
         validate(TrainConfig(tiny_data, tmp_path, phase="enhancer"))
+    assert TrainConfig(tiny_data, tmp_path).grid == CODING_GRID  # crops on the grid frames and tiles use
+    with pytest.raises(RayqeError, match="grid 12"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", grid=12))
     with pytest.raises(RayqeError, match="init-from"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", init_from=tmp_path / "none.pt"))
     with pytest.raises(RayqeError, match="output bits"):
