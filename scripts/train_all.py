@@ -2,9 +2,13 @@
 
 Runs ours (`drl`) and the ablation (`baseline`) side by side in one local Ray instance with the same data,
 steps and per-worker threads, so the comparison is fair; everything resumes from RUNS/<name>/last.pt.
-    python scripts/train_all.py --data data --runs runs --drl-steps 7000 --steps 12000 \
-        --finetune-steps 14500 --harm-weight 1.0                                     (the shipped run)
-then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
+The shipped weights, in two runs (the first from before crops sat on the coding grid, hence --grid 2):
+    python scripts/train_all.py --data data --runs runs --grid 2 --drl-steps 7000 --steps 12000 \
+        --finetune-steps 14500 --harm-weight 1.0
+    python scripts/train_all.py --data data --runs runs/v3 --drl-steps 7000 --steps 4500 --lr 1e-4 \
+        --harm-weight 1.0 --warm-start runs
+(the second retrains both encoders on the grid and re-fits each enhancer from the first run's, modulation
+reset); then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ def main() -> None:
     ap.add_argument("--harm-weight", type=float, default=1.0, help="loss weight on dB lost, fine-tune phase")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kinds", default="drl,baseline")
+    ap.add_argument("--grid", type=int, default=16, help="crops start on this pixel grid (coding grid)")
+    ap.add_argument("--lr", type=float, default=3e-4, help="enhancer peak learning rate")
+    ap.add_argument(
+        "--warm-start",
+        type=Path,
+        help="RUNS folder of an earlier run: each enhancer starts from its <kind>_enhancer/last.pt and "
+        "trains --steps with --harm-weight throughout (no separate fine-tune phase)",
+    )
     args = ap.parse_args()
     import ray
 
@@ -71,6 +83,7 @@ def main() -> None:
                 batch=16,
                 lr=1e-3,
                 threads=args.threads,
+                grid=args.grid,
             )
             for k in todo
         ]
@@ -78,7 +91,12 @@ def main() -> None:
     main_runs = {k: args.runs / f"{k}_enhancer" for k in kinds}
     # phase 2, then (optionally) a do-no-harm fine-tune continuing the same runs from last.pt; like phase 1,
     # a run already at a phase's step count skips it (resuming would only reload the data and re-save)
-    phases = [(args.steps, 0.0)] + ([(args.finetune_steps, args.harm_weight)] if args.finetune_steps else [])
+    if args.warm_start:
+        phases = [(args.steps, args.harm_weight)]
+    else:
+        phases = [(args.steps, 0.0)] + (
+            [(args.finetune_steps, args.harm_weight)] if args.finetune_steps else []
+        )
     for steps, harm in phases:
         todo = [k for k in kinds if _steps_done(main_runs[k]) < steps]
         _parallel(
@@ -92,6 +110,9 @@ def main() -> None:
                     harm_weight=harm,
                     drl_weights=pre[k] / "last.pt",
                     threads=args.threads,
+                    lr=args.lr,
+                    grid=args.grid,
+                    init_from=args.warm_start / f"{k}_enhancer" / "last.pt" if args.warm_start else None,
                 )
                 for k in todo
             ]
