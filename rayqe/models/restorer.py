@@ -2,9 +2,9 @@
 
 `Restorer` is what the pipeline's actors and `rayqe evaluate --method drl|baseline` use. It never sees the
 QP: the DRL estimates the level from the centre frame, the policy turns that into a stage count, and only
-those stages run. Large frames are processed in overlapping tiles (origins on the codecs' 16-pixel block grid,
-which is also a multiple of the network's 8-pixel stride grid),
-and all three 4:2:0 planes are enhanced by the model (chroma rides along at half resolution).
+those stages run. Large frames are processed in overlapping tiles (origins on the codecs' 16-pixel block
+grid, a multiple of the network's 8-pixel stride grid), and all three 4:2:0 planes are enhanced by the model
+(chroma rides along at half resolution).
 """
 
 from __future__ import annotations

@@ -112,10 +112,9 @@ class PatchSampler:
 
     def _loc(self, pair: ClipPair, patch: int) -> tuple[int, int]:
         _, h, w = pair.reference.y.shape
-        g = self.grid
-        return int(self.rng.integers(0, h - patch + 1)) // g * g, int(
-            self.rng.integers(0, w - patch + 1)
-        ) // g * g
+        y0 = int(self.rng.integers(0, h - patch + 1)) // self.grid * self.grid
+        x0 = int(self.rng.integers(0, w - patch + 1)) // self.grid * self.grid
+        return y0, x0
 
     def windows(self, batch: int, patch: int, radius: int) -> dict[str, torch.Tensor]:
         """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,)."""
