@@ -2,13 +2,14 @@
 
 Runs ours (`drl`) and the ablation (`baseline`) side by side in one local Ray instance with the same data,
 steps and per-worker threads, so the comparison is fair; everything resumes from RUNS/<name>/last.pt.
-The shipped weights, in two runs (the first from before crops sat on the coding grid, hence --grid 2):
+The shipped weights (trained before crops sat on the coding grid, hence --grid 2):
     python scripts/train_all.py --data data --runs runs --grid 2 --drl-steps 7000 --steps 12000 \
         --finetune-steps 14500 --harm-weight 1.0
-    python scripts/train_all.py --data data --runs runs/v3 --drl-steps 7000 --steps 4500 --lr 1e-4 \
+then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md). The stop-14
+re-fit on the grid (measured, not shipped: a tie on val) retrained both encoders on the grid and re-fitted
+each enhancer from that run's, modulation reset:
+    python scripts/train_all.py --data data --runs runs/v3 --drl-steps 7000 --steps 8500 --lr 1e-4 \
         --harm-weight 1.0 --warm-start runs
-(the second retrains both encoders on the grid and re-fits each enhancer from the first run's, modulation
-reset); then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import torch
 
 from rayqe.models.checkpoint import load_checkpoint
 from rayqe.models.drl import CODING_GRID, LEVEL_QPS, DRLEncoder
-from rayqe.models.packing import pack_planes
+from rayqe.models.packing import PAD_MULTIPLE, pack_planes
 from rayqe.train.data import level_of, load_split
 
 PROBE_PATCH = 96
@@ -105,14 +105,14 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 
 def _frame_levels(drl: DRLEncoder, pairs: list) -> dict:
-    """Soft level of whole frames (cropped to the packed grid, as the restorer sees a frame of one tile),
+    """Soft level of whole frames (cropped to the padding grid, as the restorer sees a frame of one tile),
     mean of FRAME_SAMPLES frames, per clip and (codec, QP)."""
     per_clip: dict[str, dict[str, float]] = {}
     est, true = [], []
     for pair in pairs:
         for (codec, qp), var in sorted(pair.variants.items()):
             t_len, h, w = var.y.shape
-            h8, w8 = h // 8 * 8, w // 8 * 8
+            h8, w8 = h // PAD_MULTIPLE * PAD_MULTIPLE, w // PAD_MULTIPLE * PAD_MULTIPLE
             ts = np.linspace(0, t_len - 1, FRAME_SAMPLES).round().astype(int)
             packed = pack_planes(
                 var.y[ts, :h8, :w8], var.u[ts, : h8 // 2, : w8 // 2], var.v[ts, : h8 // 2, : w8 // 2]
