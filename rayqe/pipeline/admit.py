@@ -17,6 +17,12 @@ a plan for how it is processed or a one-line refusal that becomes its error row.
 | size the output codec cannot encode     | written with `fallback_codec` (FFV1, lossless, any size) into  |
 | (odd sizes for x264/x265, x265 < 16 px) | `.mkv` at the exact size, noted; refused if no fallback is set |
 | frames lost to corrupt data             | see assemble.py: allowed up to `limits.max_lost_frames`        |
+| interlaced (field order tt/bb/tb/bt)    | enhanced as woven frames, output tagged with the same field    |
+|                                         | order, noted (rayqe does not deinterlace)                      |
+| non-square pixels (anamorphic SD)       | kept: the pixel aspect ratio is tagged on the output; noted    |
+|                                         | when the output is FFV1 in Matroska, which cannot carry it     |
+| rotation / flip (display matrix)        | frames enhanced as stored; the matrix is copied (assemble.py)  |
+| cover art ahead of the video stream     | the first stream that is not an attached picture is enhanced   |
 
 Why not pad odd sizes to even: H.264/HEVC 4:2:0 can only crop by whole chroma samples, so a padded
 stream cannot be cropped back to 853x479 in the bitstream; the output would silently change size.
@@ -95,4 +101,19 @@ def admit(info: Any, output_uri: str, config: EnhanceConfig) -> Admission:
             notes.append(f"{problem}: written with {fallback} (lossless) at the exact size")
             codec = fallback
             output_uri = with_suffix(output_uri, FALLBACK_SUFFIX)
+    notes.extend(_presentation_notes(info, codec if config.output_format == "video" else None))
     return Admission(work_bit_depth, output_bit_depth, codec, output_uri, color, tuple(notes))
+
+
+def _presentation_notes(info: Any, codec: str | None) -> list[str]:
+    notes = []
+    if info.field_order is not None:
+        notes.append(
+            f"interlaced ({info.field_order}): fields enhanced together as frames (not deinterlaced); "
+            "output tagged with the same field order"
+        )
+    sar = info.sample_aspect_ratio
+    if sar is not None and codec == "ffv1":
+        ratio = f"{sar.numerator}:{sar.denominator}"
+        notes.append(f"pixel aspect ratio {ratio} is not stored in FFV1/Matroska output")
+    return notes

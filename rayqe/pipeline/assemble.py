@@ -116,6 +116,19 @@ def _copied_packets(source, stream_map: dict) -> Iterator[tuple[float, int, int,
         yield _time_s(ts, packet.time_base), 1, next(seq), packet
 
 
+def _keep_presentation(video_out, segment_stream, source_path: Path) -> None:
+    """How players show the frames: the source's display matrix (rotation/flip of phone video) and the
+    segments' pixel aspect ratio (their bitstream carries it; MP4's pasp box needs it on the stream)."""
+    from rayqe.video.decode import display_matrix
+
+    matrix = display_matrix(source_path)
+    if matrix is not None:
+        video_out.set_display_matrix(list(matrix))
+    sar = segment_stream.codec_context.sample_aspect_ratio or segment_stream.sample_aspect_ratio
+    if sar and sar != 1:
+        video_out.codec_context.sample_aspect_ratio = sar
+
+
 MP4_FAMILY = (".mp4", ".m4v", ".mov")  # keep custom metadata keys only with movflags=use_metadata_tags
 
 
@@ -139,8 +152,10 @@ def concat_segments(
         av.open(str(out_path), "w", options=options) as out,
     ):
         out.metadata.update(metadata or {})
-        video_out = out.add_stream_from_template(first.streams.video[0])
+        segment_stream = first.streams.video[0]
+        video_out = out.add_stream_from_template(segment_stream)
         video_out.time_base = time_base
+        _keep_presentation(video_out, segment_stream, source_path)
         stream_map = {}
         for stream in [*source.streams.audio, *source.streams.subtitles]:
             try:

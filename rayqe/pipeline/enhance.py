@@ -106,9 +106,19 @@ def _encode(frames: Sequence[YuvFrame], path: Any, row: dict, config: EnhanceCon
         preset=config.preset if lossy else None,
         color={k: row.get(k) for k in COLOR_COLUMNS},
         extra_params=NO_BFRAMES if lossy else None,
+        sample_aspect_ratio=parse_ratio(row.get("sample_aspect_ratio")),
+        field_order=row.get("field_order"),
     ) as encoder:
         for frame in frames:
             encoder.write(frame)
+
+
+def parse_ratio(text: str | None) -> Fraction | None:
+    """'32:27' (a row's sample_aspect_ratio) -> Fraction(32, 27); None stays None."""
+    if not text:
+        return None
+    num, _, den = text.partition(":")
+    return Fraction(int(num), int(den))
 
 
 def make_enhance_fn(config: EnhanceConfig, model: Any, context: dict) -> Callable[[dict], dict]:

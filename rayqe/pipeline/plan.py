@@ -53,6 +53,8 @@ VIDEO_COLUMNS_FOR_CHUNKS = (
     "color_primaries",
     "color_trc",
     "colorspace",
+    "sample_aspect_ratio",
+    "field_order",
     "segment_prefix",
 )
 
@@ -224,13 +226,15 @@ def one_line(err: Exception, uri: str, local_path: str | None = None) -> str:
 FACT_COLUMNS = (
     S.WIDTH, S.HEIGHT, S.BIT_DEPTH, S.PIX_FMT, S.CODEC_IN, S.FRAMES_IN, S.DURATION_S, S.FPS, "fps_num",
     "fps_den", "tb_num", "tb_den", "color_range", "color_primaries", "color_trc", "colorspace",
-    S.NUM_AUDIO_STREAMS, S.NUM_SUBTITLE_STREAMS,
+    "sample_aspect_ratio", "field_order", S.NUM_AUDIO_STREAMS, S.NUM_SUBTITLE_STREAMS,
 )  # fmt: skip
 
 
 def video_facts(info: Any) -> dict:
-    """VideoInfo -> flat row columns (Fractions split into num/den so they survive Arrow)."""
+    """VideoInfo -> flat row columns (Fractions split into num/den so they survive Arrow; the optional
+    pixel aspect ratio as 'num:den' text, None for square pixels, like the optional colour tags)."""
     fps, tb = Fraction(info.fps), Fraction(info.time_base)
+    sar = info.sample_aspect_ratio
     return {
         S.WIDTH: info.width,
         S.HEIGHT: info.height,
@@ -248,6 +252,8 @@ def video_facts(info: Any) -> dict:
         "color_primaries": info.color_primaries,
         "color_trc": info.color_trc,
         "colorspace": info.colorspace,
+        "sample_aspect_ratio": f"{sar.numerator}:{sar.denominator}" if sar else None,
+        "field_order": info.field_order,
         S.NUM_AUDIO_STREAMS: info.num_audio_streams,
         S.NUM_SUBTITLE_STREAMS: info.num_subtitle_streams,
     }

@@ -20,6 +20,7 @@ repaired by error concealment (FFmpeg's corrupt flag) are kept and counted.
 from __future__ import annotations
 
 import itertools
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,10 +51,45 @@ def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.
     except (av.FFmpegError, OSError, ValueError) as err:
         reason = getattr(err, "strerror", None) or str(err)  # FFmpeg's words, without the errno and path
         raise RayqeError(f"{path}: not a readable video: {reason}") from err
-    if not container.streams.video:
+    stream = main_video_stream(container)
+    if stream is None:
+        only_pictures = bool(container.streams.video)
         container.close()
-        raise RayqeError(f"{path}: not a readable video: no video stream")
-    return container, container.streams.video[0]
+        what = "only a cover picture" if only_pictures else "no video stream"
+        raise RayqeError(f"{path}: not a readable video: {what}")
+    return container, stream
+
+
+def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
+    """The video stream a player would show: FFmpeg's pick (`av_find_best_stream`, which prefers streams of
+    many frames, so a cover picture or a still stored as the first track is passed over), never an
+    attached picture; None when there is none."""
+    best = container.streams.best("video") if container.streams.video else None
+    if best is not None and not best.disposition & av.stream.Disposition.attached_pic:
+        return best
+    return None
+
+
+IDENTITY_MATRIX = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)  # AV_PKT_DATA_DISPLAYMATRIX, 16.16 / 2.30
+
+
+def display_matrix(path: str | Path) -> tuple[int, ...] | None:
+    """The rotation/flip a player applies to the main video stream (phones store upright video as
+    landscape frames plus this matrix), as FFmpeg's 9 int32 display matrix; None when absent or identity.
+    Read from the first decoded frame's side data, where FFmpeg puts the container's matrix."""
+    container, stream = open_video(path)
+    try:
+        for frame in container.decode(stream):
+            side = frame.side_data.get("DISPLAYMATRIX")
+            if side is None:
+                return None
+            matrix = struct.unpack("<9i", bytes(side))
+            return None if matrix == IDENTITY_MATRIX else matrix
+        return None
+    except av.FFmpegError:
+        return None  # an undecodable first frame is reported by the decode step, not here
+    finally:
+        container.close()
 
 
 def target_format(av_format: av.VideoFormat) -> str:

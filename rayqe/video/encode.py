@@ -19,7 +19,7 @@ import numpy as np
 
 from rayqe.errors import RayqeError
 from rayqe.video.frames import YuvFrame, chroma_shape
-from rayqe.video.probe import COLOR_NAMES, color_code
+from rayqe.video.probe import COLOR_NAMES, color_code, field_order_code
 
 QP_CODECS = ("libx265", "libx264")
 LOSSLESS_CODECS = ("ffv1",)
@@ -123,12 +123,24 @@ def av_frame_from_yuv(frame: YuvFrame) -> av.VideoFrame:
     return out
 
 
+def _tag_geometry(ctx, sample_aspect_ratio: Fraction | None, field_order: str | None) -> None:
+    if sample_aspect_ratio is not None:
+        if sample_aspect_ratio <= 0:
+            raise RayqeError(f"sample aspect ratio must be positive, got {sample_aspect_ratio}")
+        ctx.sample_aspect_ratio = Fraction(sample_aspect_ratio)
+    if field_order is not None:
+        ctx.field_order = field_order_code(field_order)
+
+
 class FrameEncoder:
     """Write `YuvFrame`s to a file. With `qp`, x265/x264 run at constant QP on every frame (see module doc).
 
     Frames get pts 0..N-1 in a 1/fps time base, unless both the frame's pts and `time_base` are given
     (then the source timestamps are kept). `color` holds probe-style tags (color_range, color_primaries,
     color_trc, colorspace) copied onto the stream. `extra_params` appends codec params (e.g. x265 `csv`).
+    `sample_aspect_ratio` (non-square pixels: anamorphic SD) and `field_order` (a FIELD_ORDERS name:
+    interlaced material coded as frames) are tagged on the stream, in the bitstream where the codec has
+    a place for them, so players show the frames as they showed the source's.
     """
 
     def __init__(
@@ -146,6 +158,8 @@ class FrameEncoder:
         color: dict | None = None,
         time_base: Fraction | None = None,
         extra_params: str | None = None,
+        sample_aspect_ratio: Fraction | None = None,
+        field_order: str | None = None,
     ) -> None:
         if codec not in SUPPORTED_CODECS:
             raise RayqeError(f"unknown codec {codec!r}; choose one of {', '.join(SUPPORTED_CODECS)}")
@@ -162,6 +176,7 @@ class FrameEncoder:
         self._container = av.open(str(self.path), "w")
         try:
             self._stream = self._add_stream(codec, qp, crf, preset, color, time_base, extra_params)
+            _tag_geometry(self._stream.codec_context, sample_aspect_ratio, field_order)
         except Exception:
             self._container.close()
             raise

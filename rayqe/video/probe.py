@@ -61,6 +61,12 @@ class VideoInfo:
     num_subtitle_streams: int
     duration_s: float
     size_bytes: int
+    sample_aspect_ratio: Fraction | None = None  # None: square pixels or unspecified
+    field_order: str | None = None  # FIELD_ORDERS name; None: progressive or unknown
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order is not None
 
     @property
     def color(self) -> dict[str, str | None]:
@@ -123,6 +129,26 @@ COLOR_NAMES: dict[str, dict[int, str]] = {
         14: "ictcp",
     },
 }
+
+
+# AVFieldOrder codes of interlaced material: top/bottom field first, coded in that or the other order.
+FIELD_ORDERS: dict[int, str] = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+def field_order_code(name: str) -> int:
+    """Inverse of FIELD_ORDERS; RayqeError for another name."""
+    for code, known in FIELD_ORDERS.items():
+        if known == name:
+            return code
+    raise RayqeError(f"unknown field order {name!r}; one of {', '.join(FIELD_ORDERS.values())}")
+
+
+def _sample_aspect_ratio(stream) -> Fraction | None:
+    """The stream's pixel aspect ratio when it is not square (container's, else the bitstream's)."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar and sar.numerator > 0 and sar.denominator > 0:
+            return None if sar == 1 else Fraction(sar.numerator, sar.denominator)
+    return None
 
 
 def color_name(key: str, code: int | None) -> str | None:
@@ -250,6 +276,8 @@ def probe_video(path: str | Path, limits: ProbeLimits | None = None) -> VideoInf
             num_subtitle_streams=len(container.streams.subtitles),
             duration_s=duration_s,
             size_bytes=path.stat().st_size,
+            sample_aspect_ratio=_sample_aspect_ratio(stream),
+            field_order=FIELD_ORDERS.get(int(ctx.field_order or 0)),
         )
     except av.FFmpegError as err:
         raise RayqeError(f"{path}: not a readable video: {err}") from err

@@ -5,6 +5,7 @@ run (tests/faults/test_bad_inputs.py). Each `Case` says what must happen; the te
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from tests.faults import inputs as I
@@ -12,6 +13,8 @@ from tests.faults import inputs as I
 MAX_DURATION_S = 3600.0  # the run's configured duration limit (the long_declared case exceeds it)
 HUGE_FILE_BYTES = 300 * 1024**3  # over the default 200 GiB byte limit; sparse, so no disk is used
 VFR_MS = [0, 40, 100, 110, 200, 330, 340, 400]
+ROTATION = 90
+ANAMORPHIC_SAR = Fraction(32, 27)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,15 @@ def build_batch(root: Path) -> tuple[Path, list[Case]]:
     ok("vfr.mkv", "variable frame rate (mkv)", "timestamps kept exactly")
     I.make_video(src / "vfr.mp4", pts_ms=VFR_MS, options={"bf": "0"})
     ok("vfr.mp4", "variable frame rate (mp4)", "timestamps kept exactly")
+    I.make_video(src / "rotated.mp4", rotation=ROTATION)
+    ok("rotated.mp4", "phone video: display matrix (90 deg)", "enhanced as stored, matrix copied")
+    I.make_video(src / "anamorphic.mp4", sar=ANAMORPHIC_SAR)
+    ok("anamorphic.mp4", "non-square pixels (SAR 32:27)", "pixel aspect ratio kept")
+    I.make_video(src / "interlaced.mkv", options={"x264-params": "interlaced=1:tff=1"})
+    ok("interlaced.mkv", "interlaced, top field first", "enhanced as frames, field order kept, noted",
+       match="interlaced (tt)")  # fmt: skip
+    I.make_video(src / "still_first.mkv", still_first=True)
+    ok("still_first.mkv", "one-frame still track ahead of the video (mkv)", "the video track is enhanced")
 
     base = I.make_video(root / "base.mp4")
     I.damage_packet(base, src / "concealed.mp4", 4, keep_fraction=0.25)

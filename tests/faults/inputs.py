@@ -55,16 +55,28 @@ def make_video(
     audio: bool = False,
     options: dict | None = None,
     container_options: dict | None = None,
+    rotation: int | None = None,
+    sar: Fraction | None = None,
+    still_first: bool = False,
 ) -> Path:
-    """A small clip; `pts_ms`: variable frame timing in milliseconds (time base 1/1000)."""
+    """A small clip; `pts_ms`: variable frame timing in milliseconds (time base 1/1000); `rotation`: a
+    display matrix (degrees counter-clockwise); `sar`: non-square pixels; `still_first`: a one-frame
+    MJPEG track (a cover picture as Matroska stores it) ahead of the video."""
     bit_depth = 10 if "10" in pix_fmt else 8
     with av.open(str(path), "w", options=container_options or {}) as out:
+        still = _add_still(out) if still_first else None
         stream = out.add_stream(codec, rate=FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        if sar is not None:
+            stream.codec_context.sample_aspect_ratio = sar
         if pts_ms is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         stream.codec_context.options = {"threads": "1", **(options or {})}
         sound = out.add_stream("aac", rate=16000) if audio else None
+        if still is not None:
+            _mux_still(out, still)
         for t in range(frames):
             frame = _frame(t, width, height, pix_fmt, bit_depth, CHROMA[pix_fmt])
             frame.pts = t if pts_ms is None else pts_ms[t]
@@ -81,6 +93,21 @@ def make_video(
                 out.mux(sound.encode(block))
             out.mux(sound.encode(None))
     return path
+
+
+def _add_still(out):
+    still = out.add_stream("mjpeg", rate=1)
+    still.width, still.height, still.pix_fmt = 32, 32, "yuvj420p"
+    return still
+
+
+def _mux_still(out, still) -> None:
+    picture = av.VideoFrame(32, 32, "yuvj420p")
+    for plane in picture.planes:
+        np.frombuffer(plane, dtype=np.uint8)[:] = 128
+    picture.pts = 0
+    out.mux(still.encode(picture))
+    out.mux(still.encode(None))
 
 
 def make_audio_only(path: Path) -> Path:

@@ -93,3 +93,12 @@ def test_limits_and_attempts_are_validated():
         with pytest.raises(RayqeError):
             bad.validate()
     assert InputLimits().max_pixels == 8192 * 4320 and InputLimits().max_lost_frames == 0
+
+
+def test_interlaced_and_anamorphic_inputs_are_noted():
+    interlaced = admit(replace(INFO, field_order="tt"), "o.mkv", CONFIG)
+    assert any(n.startswith("interlaced (tt): fields enhanced together") for n in interlaced.notes)
+    anamorphic = replace(INFO, sample_aspect_ratio=Fraction(32, 27))
+    assert admit(anamorphic, "o.mp4", CONFIG).notes == ()  # x264 carries the ratio: nothing to say
+    odd = admit(replace(anamorphic, width=853, height=479), "o.mp4", CONFIG)  # FFV1 fallback cannot
+    assert odd.output_codec == "ffv1" and "pixel aspect ratio 32:27 is not stored" in odd.notes[-1]

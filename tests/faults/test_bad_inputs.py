@@ -1,4 +1,4 @@
-"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 28 inputs): each bad input gets a clear
+"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 32 inputs): each bad input gets a clear
 one-line error row, every good one is enhanced completely, no output escapes DST, and the driver never
 opens an input (probing and decoding happen in Ray workers)."""
 
@@ -15,8 +15,8 @@ from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import InputLimits
 from rayqe.pipeline.resume import FINGERPRINT_KEY
 from rayqe.pipeline.run import run_enhance
-from tests.faults.cases import MAX_DURATION_S, VFR_MS, Case, build_batch
-from tests.faults.runs import files_below, frame_times, small_config, video_facts
+from tests.faults.cases import ANAMORPHIC_SAR, MAX_DURATION_S, ROTATION, VFR_MS, Case, build_batch
+from tests.faults.runs import files_below, frame_times, presentation, small_config, video_facts
 
 pytestmark = [pytest.mark.faults, pytest.mark.ray, pytest.mark.slow]
 
@@ -40,6 +40,10 @@ def _check_ok(case: Case, row: dict, out: Path) -> str:
         assert frame_times(path) == pytest.approx([t / 1000 for t in VFR_MS], abs=1e-3)
     if case.entry == "good.mp4":
         assert audio == 1
+    rotation, sar, field_order = presentation(path)
+    assert rotation == (ROTATION if case.entry == "rotated.mp4" else 0), case.case
+    assert sar == (ANAMORPHIC_SAR if case.entry == "anamorphic.mp4" else None), case.case
+    assert field_order == ("tt" if case.entry == "interlaced.mkv" else None), case.case
     if case.entry == "concealed.mp4":
         assert row[S.FRAMES_CONCEALED] == 1
     codec = "ffv1" if case.size == (97, 65) else "libx264"

@@ -162,3 +162,22 @@ def test_x265_really_runs_the_protocol(tmp_path, monkeypatch):
         "scenecut=0",
     ):
         assert want in options, (want, options)
+
+
+@pytest.mark.parametrize("codec,name", [("libx264", "g.mkv"), ("libx265", "g.mp4")])
+def test_pixel_aspect_ratio_and_field_order_are_tagged(tmp_path, codec, name):
+    tags = {"sample_aspect_ratio": Fraction(32, 27), "field_order": "bb"}
+    _encode(tmp_path / name, synth_frames(2, 64, 48), codec, **tags)
+    info = probe_video(tmp_path / name)
+    assert (info.sample_aspect_ratio, info.field_order, info.interlaced) == (Fraction(32, 27), "bb", True)
+    _encode(tmp_path / f"plain-{name}", synth_frames(2, 64, 48), codec)
+    plain = probe_video(tmp_path / f"plain-{name}")
+    assert (plain.sample_aspect_ratio, plain.field_order, plain.interlaced) == (None, None, False)
+
+
+def test_bad_geometry_tags_are_refused(tmp_path):
+    with pytest.raises(RayqeError, match="unknown field order 'xy'"):
+        FrameEncoder(tmp_path / "x.mkv", "libx264", 64, 48, Fraction(25), field_order="xy")
+    with pytest.raises(RayqeError, match="must be positive"):
+        FrameEncoder(tmp_path / "y.mkv", "libx264", 64, 48, Fraction(25), sample_aspect_ratio=Fraction(-1, 2))
+    assert not (tmp_path / "x.mkv").exists() or (tmp_path / "x.mkv").stat().st_size == 0

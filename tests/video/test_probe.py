@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av
+import numpy as np
 import pytest
 
 from rayqe.errors import RayqeError
+from rayqe.video.decode import decode_video, display_matrix
 from rayqe.video.probe import COLOR_NAMES, color_code, color_name, probe_video
 
 
@@ -78,3 +81,46 @@ def test_unreadable_and_videoless_files(tmp_path, clip_factory):
         container.mux(stream.encode(None))
     with pytest.raises(RayqeError, match="not a readable video: no video stream"):
         probe_video(audio_only)
+
+
+def test_main_stream_skips_a_still_track_ahead_of_the_video(tmp_path):
+    """Matroska can hold a one-frame picture as its first video track; players (and rayqe) take the real
+    video, as FFmpeg's best-stream choice does."""
+    from tests.faults.inputs import make_video
+
+    path = make_video(tmp_path / "still_first.mkv", still_first=True)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].codec_context.name == "mjpeg"  # the trap is really there
+    info = probe_video(path)
+    assert (info.codec, info.width, info.num_frames) == ("h264", 96, 8)
+    assert len(list(decode_video(path))) == 8
+
+
+def test_a_file_holding_only_a_cover_picture_is_not_a_video(tmp_path):
+    path = tmp_path / "cover_only.mp4"
+    with av.open(str(path), "w") as out:
+        audio = out.add_stream("aac", rate=16000)
+        pic = out.add_stream("mjpeg", rate=1)
+        pic.width, pic.height, pic.pix_fmt = 32, 32, "yuvj420p"
+        pic.disposition = av.stream.Disposition.attached_pic
+        frame = av.VideoFrame(32, 32, "yuvj420p")
+        frame.pts = 0
+        for packet in [*pic.encode(frame), *pic.encode(None)]:
+            out.mux(packet)
+        block = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        block.sample_rate, block.pts = 16000, 0
+        out.mux(audio.encode(block))
+        out.mux(audio.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].disposition & av.stream.Disposition.attached_pic
+    with pytest.raises(RayqeError, match="not a readable video: only a cover picture"):
+        probe_video(path)
+
+
+def test_display_matrix_is_read_and_identity_is_none(tmp_path):
+    from tests.faults.inputs import make_video
+
+    rotated = make_video(tmp_path / "r.mp4", rotation=90)
+    matrix = display_matrix(rotated)
+    assert matrix is not None and len(matrix) == 9 and matrix[:2] == (0, -(1 << 16))
+    assert display_matrix(make_video(tmp_path / "p.mp4")) is None
