@@ -123,6 +123,13 @@ def av_frame_from_yuv(frame: YuvFrame) -> av.VideoFrame:
     return out
 
 
+def x264_interlace_params(field_order: str) -> str:
+    """x264 codes woven fields as interlaced (MBAFF), top or bottom field first, so decoders flag the
+    frames interlaced as the source's were (x265 has no such mode for frame input: tag only)."""
+    top_first = field_order_code(field_order) in (2, 4)  # tt, tb
+    return f"interlaced=1:{'tff' if top_first else 'bff'}=1"
+
+
 def _tag_geometry(ctx, sample_aspect_ratio: Fraction | None, field_order: str | None) -> None:
     if sample_aspect_ratio is not None:
         if sample_aspect_ratio <= 0:
@@ -139,8 +146,8 @@ class FrameEncoder:
     (then the source timestamps are kept). `color` holds probe-style tags (color_range, color_primaries,
     color_trc, colorspace) copied onto the stream. `extra_params` appends codec params (e.g. x265 `csv`).
     `sample_aspect_ratio` (non-square pixels: anamorphic SD) and `field_order` (a FIELD_ORDERS name:
-    interlaced material coded as frames) are tagged on the stream, in the bitstream where the codec has
-    a place for them, so players show the frames as they showed the source's.
+    interlaced material coded as frames; x264 codes it interlaced) are tagged on the stream, in the
+    bitstream where the codec has a place for them, so players show the frames as they showed the source's.
     """
 
     def __init__(
@@ -173,6 +180,8 @@ class FrameEncoder:
         self._keep_pts = time_base is not None
         self._count = 0
         self._bytes = 0
+        if field_order is not None and codec == "libx264":
+            extra_params = ":".join(p for p in (extra_params, x264_interlace_params(field_order)) if p)
         self._container = av.open(str(self.path), "w")
         try:
             self._stream = self._add_stream(codec, qp, crf, preset, color, time_base, extra_params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -170,6 +171,9 @@ def test_pixel_aspect_ratio_and_field_order_are_tagged(tmp_path, codec, name):
     _encode(tmp_path / name, synth_frames(2, 64, 48), codec, **tags)
     info = probe_video(tmp_path / name)
     assert (info.sample_aspect_ratio, info.field_order, info.interlaced) == (Fraction(32, 27), "bb", True)
+    with av.open(str(tmp_path / name)) as container:
+        flagged = [f.interlaced_frame for f in container.decode(video=0)]
+    assert flagged == [codec == "libx264"] * 2  # x264 codes the fields interlaced; x265 only tags them
     _encode(tmp_path / f"plain-{name}", synth_frames(2, 64, 48), codec)
     plain = probe_video(tmp_path / f"plain-{name}")
     assert (plain.sample_aspect_ratio, plain.field_order, plain.interlaced) == (None, None, False)
