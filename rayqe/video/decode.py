@@ -107,7 +107,9 @@ def yuv_from_av(frame: av.VideoFrame) -> YuvFrame:
     if name != fmt and name not in FULL_RANGE_420:
         # keep the source's range (full stays full), so the colour range tag copied to the output stays true
         full = name.startswith("yuvj") or frame.color_range == FULL_RANGE_CODE
-        value_range = "JPEG" if full else None
+        # swscale treats gray as full range whatever its tag and would squeeze it into 16..235; asking
+        # for full range on both sides copies the luma codes untouched (chroma neutral), as for YUV
+        value_range = "JPEG" if full or name.startswith("gray") else None
         frame = frame.reformat(format=fmt, src_color_range=value_range, dst_color_range=value_range)
     bit_depth = NATIVE_FORMATS[fmt]
     dtype = np.dtype("<u2") if bit_depth > 8 else np.dtype(np.uint8)

@@ -77,7 +77,10 @@ class FrameSource:
 
 
 def _open_y4m(path: Path) -> FrameSource:
-    header = y4m.read_header(path)
+    try:
+        header = y4m.read_header(path)
+    except y4m.UnsupportedLayout:
+        return _open_container(path, None)  # 4:2:2 / 4:4:4 / mono: FFmpeg reads it, decode.py makes it 4:2:0
     return FrameSource(
         path,
         header.width,

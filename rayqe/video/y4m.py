@@ -1,8 +1,10 @@
 """YUV4MPEG2 (.y4m) reader: the uncompressed format of the Xiph/derf test sequences.
 
 Own parser rather than FFmpeg's demuxer so 10-bit `C420p10` planes arrive as little-endian uint16 exactly as
-stored, and a file is streamed one frame at a time. Only 4:2:0 is accepted (C420jpeg, C420mpeg2, C420paldv,
-C420, C420p10); chroma siting differences do not change the sample layout, so all of them read alike.
+stored, and a file is streamed one frame at a time. Only 4:2:0 is read here (C420jpeg, C420mpeg2, C420paldv,
+C420, C420p10); chroma siting differences do not change the sample layout, so all of them read alike. Other
+layouts (4:2:2, 4:4:4, mono, 12-bit) raise `UnsupportedLayout`, on which readers.py hands the file to
+FFmpeg's y4m demuxer, whose frames decode.py converts to 4:2:0 like any container's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ FRAME_TAG = b"FRAME"
 MAX_HEADER_BYTES = 4096  # real headers are < 100 bytes; a bound stops us reading a non-y4m file forever
 COLORSPACE_BITS = {"420jpeg": 8, "420mpeg2": 8, "420paldv": 8, "420": 8, "420p10": 10}
 DEFAULT_COLORSPACE = "420jpeg"  # the YUV4MPEG2 spec's default when the C tag is absent
+# Interlacing tag -> field order of the woven frames (probe.FIELD_ORDERS names; "mixed": per frame). Such
+# frames are read as they are stored, two fields woven into each frame, as FFmpeg's y4m demuxer reads them:
+# for PSNR against a reference and for coding as frames that is the same layout a decoder outputs.
+INTERLACING = {"p": None, "?": None, "t": "tt", "b": "bb", "m": "mixed"}
+
+
+class UnsupportedLayout(RayqeError):
+    """A valid YUV4MPEG2 file in a sample layout this parser does not read (not 4:2:0 at 8/10 bits)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class Y4mHeader:
     bit_depth: int
     colorspace: str
     header_bytes: int  # offset of the first FRAME tag
+    field_order: str | None = None  # INTERLACING value; None: progressive
 
     @property
     def frame_payload_bytes(self) -> int:
@@ -72,10 +83,14 @@ def read_header(path: str | Path) -> Y4mHeader:
         raise RayqeError(f"{path}: not a readable video: bad y4m header {line[:80]!r}") from err
     colorspace = fields.get("C", DEFAULT_COLORSPACE)
     if colorspace not in COLORSPACE_BITS:
-        raise RayqeError(f"{path}: y4m colorspace C{colorspace} is not supported (4:2:0 8/10-bit only)")
-    if fields.get("I", "p") not in ("p", "?"):
-        raise RayqeError(f"{path}: interlaced y4m (I{fields['I']}) is not supported")
-    return Y4mHeader(width, height, fps, COLORSPACE_BITS[colorspace], colorspace, header_bytes)
+        raise UnsupportedLayout(
+            f"{path}: y4m colorspace C{colorspace} is not supported (4:2:0 8/10-bit only)"
+        )
+    interlacing = fields.get("I", "p")
+    if interlacing not in INTERLACING:
+        raise RayqeError(f"{path}: not a readable video: unknown y4m interlacing tag I{interlacing}")
+    bits = COLORSPACE_BITS[colorspace]
+    return Y4mHeader(width, height, fps, bits, colorspace, header_bytes, INTERLACING[interlacing])
 
 
 def count_frames(path: str | Path, header: Y4mHeader) -> int | None:

@@ -95,3 +95,28 @@ def test_mp4_start_uses_a_keyframe_seek(clip_factory):
         frames = _seek_exact(container, stream, 9)
         assert frames is not None
         assert len(list(frames)) == 3
+
+
+@pytest.mark.parametrize("pix_fmt,bit_depth", [("gray", 8), ("gray10le", 10)])
+def test_gray_becomes_420_with_luma_untouched(tmp_path, pix_fmt, bit_depth):
+    """swscale treats gray as full range whatever its tag; converted naively its codes would be squeezed
+    into 16..235 and every PSNR against it would be off."""
+    import av
+
+    peak = (1 << bit_depth) - 1
+    dtype = "<u2" if bit_depth > 8 else "u1"
+    luma_hw = np.random.default_rng(2).integers(0, peak + 1, (48, 64)).astype(dtype)
+    path = tmp_path / "g.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        frame = av.VideoFrame(64, 48, pix_fmt)
+        plane = frame.planes[0]
+        np.frombuffer(plane, dtype=luma_hw.dtype).reshape(48, -1)[:, :64] = luma_hw
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    (decoded,) = decode_video(path)
+    assert decoded.bit_depth == bit_depth and decoded.u.shape == (24, 32)
+    np.testing.assert_array_equal(decoded.y, luma_hw)
+    assert int(decoded.u.min()) == int(decoded.u.max()) == (peak + 1) // 2  # neutral chroma

@@ -105,3 +105,34 @@ def test_errors(tmp_path, clip_factory):
         open_reference(path, bit_depth=10)
     with pytest.raises(RayqeError, match=r"raw \.yuv files only"):
         open_reference(path, size=(64, 48))
+
+
+def _y4m_bytes(
+    colorspace: str, luma_thw: np.ndarray, chroma_planes: int, chroma_hw: tuple, peak: int
+) -> bytes:
+    dtype = "<u2" if peak > 255 else "u1"
+    h, w = luma_thw.shape[1:]
+    out = [f"YUV4MPEG2 W{w} H{h} F25:1 Ip C{colorspace}\n".encode()]
+    for y in luma_thw:
+        out += [b"FRAME\n", y.astype(dtype).tobytes()]
+        out += [np.full(chroma_hw, (peak + 1) // 2, dtype).tobytes()] * chroma_planes
+    return b"".join(out)
+
+
+@pytest.mark.parametrize(
+    "colorspace,chroma_planes,chroma_hw,peak",
+    [("444", 2, (4, 8), 255), ("422", 2, (4, 4), 255), ("mono", 0, (0, 0), 255), ("444p10", 2, (4, 8), 1023)],
+)
+def test_y4m_in_other_layouts_reads_as_420_with_luma_untouched(
+    tmp_path, colorspace, chroma_planes, chroma_hw, peak
+):
+    """4:4:4 / 4:2:2 / mono references (Xiph and broadcast sets hold them) go through FFmpeg and come out as
+    4:2:0 at 8 or 10 bits with the luma codes exactly as stored: PSNR on Y compares the real samples."""
+    luma_thw = np.random.default_rng(1).integers(0, peak + 1, (3, 4, 8))
+    path = tmp_path / f"c{colorspace}.y4m"
+    path.write_bytes(_y4m_bytes(colorspace, luma_thw, chroma_planes, chroma_hw, peak))
+    with open_reference(path) as ref:
+        frames = list(ref.frames())
+        assert (ref.width, ref.height, ref.bit_depth, ref.num_frames) == (8, 4, 8 if peak == 255 else 10, 3)
+    assert [f.u.shape for f in frames] == [(2, 4)] * 3
+    assert all(np.array_equal(f.y, y) for f, y in zip(frames, luma_thw, strict=True))

@@ -52,10 +52,21 @@ def test_missing_colour_tag_defaults_to_420jpeg(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "tag,order", [(b"", None), (b" Ip", None), (b" It", "tt"), (b" Ib", "bb"), (b" Im", "mixed")]
+)
+def test_interlaced_y4m_reads_as_woven_frames(tmp_path, tag, order):
+    path = tmp_path / "i.y4m"
+    path.write_bytes(b"YUV4MPEG2 W4 H2 F30:1" + tag + b"\nFRAME\n" + bytes(range(8)) + b"\x80" * 4)
+    header = y4m.read_header(path)
+    (frame,) = y4m.iter_frames(path, header)
+    assert header.field_order == order and frame.y.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+@pytest.mark.parametrize(
     "content,match",
     [
         (b"YUV4MPEG2 W4 H2 F30:1 C444\n", "not supported"),
-        (b"YUV4MPEG2 W4 H2 F30:1 It\n", "interlaced"),
+        (b"YUV4MPEG2 W4 H2 F30:1 Ix\n", "unknown y4m interlacing tag Ix"),
         (b"RIFF....\n", "signature"),
         (b"YUV4MPEG2 H2 F30:1\n", "bad y4m header"),
         (b"YUV4MPEG2 W4 H2", "truncated"),
