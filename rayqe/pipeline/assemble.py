@@ -9,6 +9,9 @@ the output keeps the input's frame rate, VFR timing and start offset. Audio and 
 with their own timestamps, merged with the video by time so the muxer interleaves them without buffering
 whole streams. The output is written to a temp file and committed in one step (storage.commit), tagged
 with the video's fingerprint (resume.FINGERPRINT_KEY) so a rerun can verify it was made from this input.
+Descriptive tags go along: the container's (title, date, comment, location, ...) and each stream's
+(language, title, disposition such as default/forced subtitles); tags that describe the old encoding
+(encoder, mkvmerge's bitrate/frame-count statistics, MP4 brands) are left for the muxer to write anew.
 
 Lost frames (decode_window could not produce them; each chunk counts its own): a video with more than
 `limits.max_lost_frames` of them fails with the count and the first lost frame, and nothing is written;
@@ -37,6 +40,7 @@ from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import EnhanceConfig
 from rayqe.pipeline.plan import default_cache_dir, one_line
+from rayqe.video.decode import display_matrix, main_video_stream
 
 log = logging.getLogger(__name__)
 
@@ -119,14 +123,36 @@ def _copied_packets(source, stream_map: dict) -> Iterator[tuple[float, int, int,
 def _keep_presentation(video_out, segment_stream, source_path: Path) -> None:
     """How players show the frames: the source's display matrix (rotation/flip of phone video) and the
     segments' pixel aspect ratio (their bitstream carries it; MP4's pasp box needs it on the stream)."""
-    from rayqe.video.decode import display_matrix
-
     matrix = display_matrix(source_path)
     if matrix is not None:
         video_out.set_display_matrix(list(matrix))
     sar = segment_stream.codec_context.sample_aspect_ratio or segment_stream.sample_aspect_ratio
     if sar and sar != 1:
         video_out.codec_context.sample_aspect_ratio = sar
+
+
+# Tags about how the source was encoded or muxed, which a re-encode makes false: the muxer writes its own.
+ENCODING_TAGS = ("encoder", "major_brand", "minor_version", "compatible_brands", "vendor_id", "handler_name")
+ENCODING_TAG_PREFIXES = ("_statistics_", "duration", "bps", "number_of_")  # mkvmerge's statistics tags
+
+
+def descriptive_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The tags of a container or stream worth keeping: all but ENCODING_TAGS / ENCODING_TAG_PREFIXES."""
+    return {
+        key: value
+        for key, value in tags.items()
+        if key.lower() not in ENCODING_TAGS and not key.lower().startswith(ENCODING_TAG_PREFIXES)
+    }
+
+
+def _keep_stream_tags(source_stream, out_stream) -> None:
+    if source_stream is None:
+        return
+    kept = descriptive_tags(source_stream.metadata)
+    if "name" in kept and "title" not in kept:
+        kept["title"] = kept["name"]  # FFmpeg reads an MP4 track's title as "name", writes it from "title"
+    out_stream.metadata.update(kept)
+    out_stream.disposition = source_stream.disposition
 
 
 MP4_FAMILY = (".mp4", ".m4v", ".mov")  # keep custom metadata keys only with movflags=use_metadata_tags
@@ -151,11 +177,13 @@ def concat_segments(
         av.open(str(source_path)) as source,
         av.open(str(out_path), "w", options=options) as out,
     ):
+        out.metadata.update(descriptive_tags(source.metadata))
         out.metadata.update(metadata or {})
         segment_stream = first.streams.video[0]
         video_out = out.add_stream_from_template(segment_stream)
         video_out.time_base = time_base
         _keep_presentation(video_out, segment_stream, source_path)
+        _keep_stream_tags(main_video_stream(source), video_out)
         stream_map = {}
         for stream in [*source.streams.audio, *source.streams.subtitles]:
             try:
@@ -164,6 +192,7 @@ def concat_segments(
                 raise RayqeError(
                     f"cannot copy {stream.type} stream {stream.index} into {out_path.suffix}: {err}"
                 ) from err
+            _keep_stream_tags(stream, stream_map[stream.index])
         video = _video_packets(segment_paths, pts_lists, first_indices, time_base, fps, video_out)
         # merge by (time_s, video first, sequence): streams keep their order, ties never compare packets
         for *_, packet in heapq.merge(video, _copied_packets(source, stream_map)):

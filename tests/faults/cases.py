@@ -15,6 +15,12 @@ HUGE_FILE_BYTES = 300 * 1024**3  # over the default 200 GiB byte limit; sparse, 
 VFR_MS = [0, 40, 100, 110, 200, 330, 340, 400]
 ROTATION = 90
 ANAMORPHIC_SAR = Fraction(32, 27)
+CONTAINER_TAGS = {
+    "title": "Holiday 1987",
+    "comment": "tape 12, side B",
+    "creation_time": "1987-07-01T12:00:00Z",
+}
+AUDIO_TAGS = {"language": "fra", "title": "Stereo mix"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ def build_batch(root: Path) -> tuple[Path, list[Case]]:
     I.make_video(src / "interlaced.mkv", options={"x264-params": "interlaced=1:tff=1"})
     ok("interlaced.mkv", "interlaced, top field first", "enhanced as frames, field order kept, noted",
        match="interlaced (tt)")  # fmt: skip
+    I.make_video(src / "tagged.mp4", audio=True, tags=CONTAINER_TAGS, audio_tags=AUDIO_TAGS,
+                 container_options={"movflags": "use_metadata_tags"})  # fmt: skip
+    ok("tagged.mp4", "title, date, comment; audio language and title", "descriptive tags kept")
     I.make_video(src / "still_first.mkv", still_first=True)
     ok("still_first.mkv", "one-frame still track ahead of the video (mkv)", "the video track is enhanced")
 

@@ -58,10 +58,13 @@ def make_video(
     rotation: int | None = None,
     sar: Fraction | None = None,
     still_first: bool = False,
+    tags: dict[str, str] | None = None,
+    audio_tags: dict[str, str] | None = None,
 ) -> Path:
     """A small clip; `pts_ms`: variable frame timing in milliseconds (time base 1/1000); `rotation`: a
     display matrix (degrees counter-clockwise); `sar`: non-square pixels; `still_first`: a one-frame
-    MJPEG track (a cover picture as Matroska stores it) ahead of the video."""
+    MJPEG track (a cover picture as Matroska stores it) ahead of the video; `tags` / `audio_tags`: container
+    and audio-stream metadata."""
     bit_depth = 10 if "10" in pix_fmt else 8
     with av.open(str(path), "w", options=container_options or {}) as out:
         still = _add_still(out) if still_first else None
@@ -75,6 +78,9 @@ def make_video(
             stream.codec_context.time_base = Fraction(1, 1000)
         stream.codec_context.options = {"threads": "1", **(options or {})}
         sound = out.add_stream("aac", rate=16000) if audio else None
+        out.metadata.update(tags or {})
+        if sound is not None:
+            sound.metadata.update(audio_tags or {})
         if still is not None:
             _mux_still(out, still)
         for t in range(frames):

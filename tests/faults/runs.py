@@ -34,5 +34,11 @@ def presentation(path: Path) -> tuple[int, Fraction | None, str | None]:
     return rotation, info.sample_aspect_ratio, info.field_order
 
 
+def tags(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(container tags, first audio stream's tags) of an output."""
+    with av.open(str(path)) as container:
+        return dict(container.metadata), dict(container.streams.audio[0].metadata)
+
+
 def files_below(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}

@@ -1,4 +1,4 @@
-"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 32 inputs): each bad input gets a clear
+"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 33 inputs): each bad input gets a clear
 one-line error row, every good one is enhanced completely, no output escapes DST, and the driver never
 opens an input (probing and decoding happen in Ray workers)."""
 
@@ -15,8 +15,17 @@ from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import InputLimits
 from rayqe.pipeline.resume import FINGERPRINT_KEY
 from rayqe.pipeline.run import run_enhance
-from tests.faults.cases import ANAMORPHIC_SAR, MAX_DURATION_S, ROTATION, VFR_MS, Case, build_batch
-from tests.faults.runs import files_below, frame_times, presentation, small_config, video_facts
+from tests.faults.cases import (
+    ANAMORPHIC_SAR,
+    AUDIO_TAGS,
+    CONTAINER_TAGS,
+    MAX_DURATION_S,
+    ROTATION,
+    VFR_MS,
+    Case,
+    build_batch,
+)
+from tests.faults.runs import files_below, frame_times, presentation, small_config, tags, video_facts
 
 pytestmark = [pytest.mark.faults, pytest.mark.ray, pytest.mark.slow]
 
@@ -40,6 +49,11 @@ def _check_ok(case: Case, row: dict, out: Path) -> str:
         assert frame_times(path) == pytest.approx([t / 1000 for t in VFR_MS], abs=1e-3)
     if case.entry == "good.mp4":
         assert audio == 1
+    if case.entry == "tagged.mp4":
+        container_tags, audio_tags = tags(path)
+        assert CONTAINER_TAGS.items() <= container_tags.items(), container_tags
+        assert audio_tags["language"] == AUDIO_TAGS["language"], audio_tags
+        assert AUDIO_TAGS["title"] in audio_tags.values(), audio_tags  # MP4 stores a track title as "name"
     rotation, sar, field_order = presentation(path)
     assert rotation == (ROTATION if case.entry == "rotated.mp4" else 0), case.case
     assert sar == (ANAMORPHIC_SAR if case.entry == "anamorphic.mp4" else None), case.case
