@@ -22,7 +22,7 @@ a plan for how it is processed or a one-line refusal that becomes its error row.
 | non-square pixels (anamorphic SD)       | kept: the pixel aspect ratio is tagged on the output; noted    |
 |                                         | when the output is FFV1 in Matroska, which cannot carry it     |
 | rotation / flip (display matrix)        | frames enhanced as stored; the matrix is copied (assemble.py)  |
-| cover art ahead of the video stream     | the first stream that is not an attached picture is enhanced   |
+| cover art / a still track               | FFmpeg's best video stream is enhanced, never a cover picture  |
 
 Why not pad odd sizes to even: H.264/HEVC 4:2:0 can only crop by whole chroma samples, so a padded
 stream cannot be cropped back to 853x479 in the bitstream; the output would silently change size.

@@ -126,7 +126,7 @@ def av_frame_from_yuv(frame: YuvFrame) -> av.VideoFrame:
 def x264_interlace_params(field_order: str) -> str:
     """x264 codes woven fields as interlaced (MBAFF), top or bottom field first, so decoders flag the
     frames interlaced as the source's were (x265 has no such mode for frame input: tag only)."""
-    top_first = field_order_code(field_order) in (2, 4)  # tt, tb
+    top_first = field_order_code(field_order) in (2, 5)  # tt; bt = bottom coded first, top *shown* first
     return f"interlaced=1:{'tff' if top_first else 'bff'}=1"
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from rayqe.errors import RayqeError
 from rayqe.video.decode import decode_video
-from rayqe.video.encode import FrameEncoder, qp_codec_params
+from rayqe.video.encode import FrameEncoder, qp_codec_params, x264_interlace_params
 from rayqe.video.probe import probe_video
 
 from .conftest import h264_frame_qps, psnr_db, synth_frames, x265_csv_qps
@@ -185,3 +185,10 @@ def test_bad_geometry_tags_are_refused(tmp_path):
     with pytest.raises(RayqeError, match="must be positive"):
         FrameEncoder(tmp_path / "y.mkv", "libx264", 64, 48, Fraction(25), sample_aspect_ratio=Fraction(-1, 2))
     assert not (tmp_path / "x.mkv").exists() or (tmp_path / "x.mkv").stat().st_size == 0
+
+
+@pytest.mark.parametrize("order,flag", [("tt", "tff"), ("bb", "bff"), ("tb", "bff"), ("bt", "tff")])
+def test_x264_codes_the_field_shown_first_first(order, flag):
+    """AVFieldOrder tb/bt name the coded order first and the *displayed* one second; x264's tff/bff is
+    about display."""
+    assert x264_interlace_params(order) == f"interlaced=1:{flag}=1"
