@@ -40,7 +40,7 @@ from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import EnhanceConfig
 from rayqe.pipeline.plan import default_cache_dir, one_line
-from rayqe.video.decode import display_matrix, main_video_stream
+from rayqe.video.decode import display_matrix, first_frame_side_data, main_video_stream
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def _copied_packets(source, stream_map: dict) -> Iterator[tuple[float, int, int,
 def _keep_presentation(video_out, segment_stream, source_path: Path) -> None:
     """How players show the frames: the source's display matrix (rotation/flip of phone video) and the
     segments' pixel aspect ratio (their bitstream carries it; MP4's pasp box needs it on the stream)."""
-    matrix = display_matrix(source_path)
+    matrix = display_matrix(first_frame_side_data(source_path))
     if matrix is not None:
         video_out.set_display_matrix(list(matrix))
     sar = segment_stream.codec_context.sample_aspect_ratio or segment_stream.sample_aspect_ratio

@@ -105,7 +105,7 @@ def _encode(frames: Sequence[YuvFrame], path: Any, row: dict, config: EnhanceCon
         crf=config.crf if lossy else None,
         preset=config.preset if lossy else None,
         color={k: row.get(k) for k in COLOR_COLUMNS},
-        extra_params=NO_BFRAMES if lossy else None,
+        extra_params=":".join(p for p in (NO_BFRAMES, row.get("hdr10_params")) if p) if lossy else None,
         sample_aspect_ratio=parse_ratio(row.get("sample_aspect_ratio")),
         field_order=row.get("field_order"),
     ) as encoder:

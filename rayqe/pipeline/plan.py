@@ -55,6 +55,7 @@ VIDEO_COLUMNS_FOR_CHUNKS = (
     "colorspace",
     "sample_aspect_ratio",
     "field_order",
+    "hdr10_params",
     "segment_prefix",
 )
 
@@ -150,6 +151,7 @@ ADMISSION_COLUMNS = (
     S.OUTPUT_BIT_DEPTH,
     S.OUTPUT_CODEC,
     S.NOTE,
+    "hdr10_params",
     "segment_prefix",
     "fingerprint",
 )
@@ -194,13 +196,16 @@ def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
             return row
         row.update(video_facts(info))
         row.update(admission.color)
+        codec = admission.output_codec if config.output_format == "video" else None
+        hdr10, hdr_note = _hdr10(local, info, codec)
         row.update(
             {
                 "work_bit_depth": admission.work_bit_depth,
                 S.OUTPUT_BIT_DEPTH: admission.output_bit_depth,
-                S.OUTPUT_CODEC: admission.output_codec if config.output_format == "video" else None,
+                S.OUTPUT_CODEC: codec,
                 S.OUTPUT_URI: admission.output_uri,
-                S.NOTE: "; ".join(admission.notes) or None,
+                S.NOTE: "; ".join([*admission.notes, *hdr_note]) or None,
+                "hdr10_params": hdr10,
             }
         )
         version = item.get("version") or ""
@@ -211,6 +216,20 @@ def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
         return row
 
     return probe
+
+
+def _hdr10(local: str, info: Any, codec: str | None) -> tuple[str | None, list[str]]:
+    """(x265-params carrying the source's HDR10 metadata, notes): read from the first frame of PQ/HLG
+    sources only (the one decode the probe does), written by libx265, noted as lost by other codecs."""
+    from rayqe.video.decode import first_frame_side_data
+    from rayqe.video.hdr import HDR_TRANSFERS, x265_hdr10_params
+
+    if codec is None or info.color_trc not in HDR_TRANSFERS:
+        return None, []
+    params = x265_hdr10_params(first_frame_side_data(local))
+    if params is None or codec == "libx265":
+        return params, []
+    return None, [f"HDR10 mastering/light-level metadata not written by {codec} (libx265 writes it)"]
 
 
 def one_line(err: Exception, uri: str, local_path: str | None = None) -> str:

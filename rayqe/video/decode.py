@@ -73,23 +73,29 @@ def main_video_stream(container: av.container.InputContainer) -> av.video.stream
 IDENTITY_MATRIX = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)  # AV_PKT_DATA_DISPLAYMATRIX, 16.16 / 2.30
 
 
-def display_matrix(path: str | Path) -> tuple[int, ...] | None:
-    """The rotation/flip a player applies to the main video stream (phones store upright video as
-    landscape frames plus this matrix), as FFmpeg's 9 int32 display matrix; None when absent or identity.
-    Read from the first decoded frame's side data, where FFmpeg puts the container's matrix."""
+def first_frame_side_data(path: str | Path) -> dict[str, bytes]:
+    """Side data of the main stream's first decoded frame by type name ('DISPLAYMATRIX',
+    'MASTERING_DISPLAY_METADATA', ...): where FFmpeg puts stream-level facts the container or the
+    bitstream's SEI declare. Empty when the first frame cannot be decoded (the decode step reports that)."""
     container, stream = open_video(path)
     try:
         for frame in container.decode(stream):
-            side = frame.side_data.get("DISPLAYMATRIX")
-            if side is None:
-                return None
-            matrix = struct.unpack("<9i", bytes(side))
-            return None if matrix == IDENTITY_MATRIX else matrix
-        return None
+            return {side.type.name: bytes(side) for side in frame.side_data}
+        return {}
     except av.FFmpegError:
-        return None  # an undecodable first frame is reported by the decode step, not here
+        return {}
     finally:
         container.close()
+
+
+def display_matrix(side_data: dict[str, bytes]) -> tuple[int, ...] | None:
+    """The rotation/flip a player applies (phones store upright video as landscape frames plus this
+    matrix), as FFmpeg's 9 int32 display matrix from `first_frame_side_data`; None when absent or identity."""
+    raw = side_data.get("DISPLAYMATRIX")
+    if raw is None or len(raw) < 36:
+        return None
+    matrix = struct.unpack("<9i", raw[:36])
+    return None if matrix == IDENTITY_MATRIX else matrix
 
 
 def target_format(av_format: av.VideoFormat) -> str:

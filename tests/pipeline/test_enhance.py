@@ -188,3 +188,34 @@ def test_actors_load_their_model_with_the_run_ensemble(tmp_path):
     config = EnhanceConfig(src="in", dst=str(tmp_path), model_factory=factory, weights="w.pt", ensemble=4)
     load_model(config, 2)
     assert seen == [("w.pt", 2, "cpu", 4)]
+
+
+def test_hdr10_metadata_survives_enhancement_with_x265_and_is_noted_with_x264(tmp_path):
+    """Graded HDR10 tells the display how it was mastered; a re-encode without it changes the picture on
+    every HDR screen. libx265 output carries it exactly; libx264 cannot, and the video row says so."""
+    from rayqe.video.decode import first_frame_side_data
+    from tests.video.test_hdr import make_hdr10_clip
+
+    (tmp_path / "in").mkdir()
+    src = make_hdr10_clip(tmp_path / "in" / "graded.mkv")
+    wanted = {k: v for k, v in first_frame_side_data(src).items() if k in HDR10_SIDE_DATA}
+    assert set(wanted) == set(HDR10_SIDE_DATA)
+    for codec in ("libx265", "libx264"):
+        config = EnhanceConfig(
+            src=str(src.parent),
+            dst=str(tmp_path / codec),
+            output_codec=codec,
+            chunk_frames=2,
+            work_uri=str(tmp_path / "w"),
+        )
+        video, _ = run_in_process(config, src)
+        assert video[S.STATUS] == S.STATUS_OK, video[S.ERROR]
+        got = first_frame_side_data(video[S.OUTPUT_URI])
+        if codec == "libx265":
+            assert {k: got.get(k) for k in HDR10_SIDE_DATA} == wanted
+            assert "HDR10" not in (video[S.NOTE] or "")
+        else:
+            assert "HDR10 mastering/light-level metadata not written by libx264" in video[S.NOTE]
+
+
+HDR10_SIDE_DATA = ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rayqe.errors import RayqeError
-from rayqe.video.decode import decode_video, display_matrix
+from rayqe.video.decode import decode_video, display_matrix, first_frame_side_data
 from rayqe.video.probe import COLOR_NAMES, color_code, color_name, probe_video
 
 
@@ -121,6 +121,6 @@ def test_display_matrix_is_read_and_identity_is_none(tmp_path):
     from tests.faults.inputs import make_video
 
     rotated = make_video(tmp_path / "r.mp4", rotation=90)
-    matrix = display_matrix(rotated)
+    matrix = display_matrix(first_frame_side_data(rotated))
     assert matrix is not None and len(matrix) == 9 and matrix[:2] == (0, -(1 << 16))
-    assert display_matrix(make_video(tmp_path / "p.mp4")) is None
+    assert display_matrix(first_frame_side_data(make_video(tmp_path / "p.mp4"))) is None
