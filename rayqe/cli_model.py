@@ -113,13 +113,18 @@ def calibrate_command(
     data: str = typer.Option("data", "--data", help="Data folder with the val split."),
     epsilon_db: float = typer.Option(0.005, "--epsilon-db", help="Allowed loss vs the best exit per level."),
     bin_width: float = typer.Option(0.5, "--bin-width", help="Width of the level bins (classifier levels)."),
+    codec_rule: str = typer.Option(
+        "pooled",
+        "--codec-rule",
+        help="pooled: mean over a bin's windows; worst: no codec may lose by a stage.",
+    ),
 ) -> None:
     """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
     from pathlib import Path
 
     from rayqe.train.calibrate import calibrate
 
-    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width)
+    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width, codec_rule)
     typer.echo(f"stages per level bin of {mapping.bin_width:g}: {mapping.level_stages}  ->  {out}")
 
 

@@ -6,6 +6,12 @@ mapping keeps, per bin, the fewest stages whose mean gain is within `epsilon_db`
 bin, where exit 0 is the input itself: when no stage helps a bin on validation data, its windows are passed
 through untouched (0 stages) rather than made worse. Bins with no validation windows take their neighbour's
 count (towards more stages).
+
+The level is blind to the codec, and one level can mean different things: on the 10-clip val split the
+grid-trained model's x264 windows rated 0.5-1 gained +0.19..+0.29 dB at exit 4 while its x265 windows
+rated the same lost 0.03..0.06 (x265 deblocks and SAO-filters more, so less is left to remove).
+`codec_rule="pooled"` (the default) averages every window of a bin; `"worst"` takes, per exit, the lowest
+of the codecs' mean gains, so a bin runs a stage only if no codec loses by it on validation data.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ FRAME_STRIDE = 4
 # which every stage harmed) with one at 1.4, so both ran 3 stages. At 0.5 the val split (320 windows) puts
 # 11-77 windows in each bin; at 0.25 several bins hold 1-8 and the mapping follows their noise.
 DEFAULT_BIN_WIDTH = 0.5
+CODEC_RULES = ("pooled", "worst")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class WindowGains:
     level: float  # the DRL's soft level estimate for the window
     true_qp: int
     gains_db: np.ndarray  # (S+1,) Y-PSNR gain of exits 0..S over the input (exit 0 = the input: 0)
+    codec: str = ""
 
 
 @torch.inference_mode()
@@ -58,7 +66,7 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> list[WindowGains]:
     windows = []
     for pair in load_split(data_dir, "val"):
         ref = pair.reference
-        for (_codec, qp), var in pair.variants.items():
+        for (codec, qp), var in pair.variants.items():
             packed = pack_planes(var.y, var.u, var.v)
             t_len = packed.shape[0]
             for t in range(0, t_len, FRAME_STRIDE):
@@ -68,7 +76,7 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> list[WindowGains]:
                 outs = [win[:, r], *enh(win, d)]
                 ref_frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
                 gains = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
-                windows.append(WindowGains(level, qp, np.array(gains) - gains[0]))
+                windows.append(WindowGains(level, qp, np.array(gains) - gains[0], codec))
     return windows
 
 
@@ -94,16 +102,32 @@ def bin_gains(windows: list[WindowGains], bin_width: float) -> dict[int, list[np
     return per_bin
 
 
+def worst_codec_gains(windows: list[WindowGains], bin_width: float) -> dict[int, list[np.ndarray]]:
+    """Per bin, one mean gain vector per codec seen in it (for `mapping_from_gains(..., reduce="min")`)."""
+    codecs = sorted({w.codec for w in windows})
+    per_bin: dict[int, list[np.ndarray]] = {}
+    for codec in codecs:
+        for b, gains in bin_gains([w for w in windows if w.codec == codec], bin_width).items():
+            per_bin.setdefault(b, []).append(np.mean(gains, axis=0))
+    return per_bin
+
+
 def mapping_from_gains(
-    per_bin: dict[int, list[np.ndarray]], num_stages: int, epsilon_db: float, bin_width: float = 1.0
+    per_bin: dict[int, list[np.ndarray]],
+    num_stages: int,
+    epsilon_db: float,
+    bin_width: float = 1.0,
+    reduce: str = "mean",
 ) -> TerminationMap:
+    """Stages per bin from its gain vectors, reduced by their `mean` (windows) or `min` (codec means)."""
     stages: list[int | None] = []
     table = {}
     for b in range(num_bins(bin_width)):
         if b not in per_bin:
             stages.append(None)
             continue
-        mean = np.mean(per_bin[b], axis=0)  # (S+1,)
+        stacked = np.stack(per_bin[b])  # (N, S+1)
+        mean = stacked.mean(axis=0) if reduce == "mean" else stacked.min(axis=0)  # (S+1,)
         level = b * bin_width
         table[f"{level:g}"] = {
             "qp_like": round(float(np.interp(level, range(len(LEVEL_QPS)), LEVEL_QPS)), 1),
@@ -131,16 +155,29 @@ def calibrate(
     out: Path,
     epsilon_db: float = DEFAULT_EPSILON_DB,
     bin_width: float = DEFAULT_BIN_WIDTH,
+    codec_rule: str = "pooled",
 ) -> TerminationMap:
     """Measure, map, and write `out` = checkpoint + termination mapping (the file to ship)."""
     if not 0 < bin_width <= len(LEVEL_QPS) - 1:
         raise RayqeError(f"bin width {bin_width} must be in (0, {len(LEVEL_QPS) - 1}] level units")
+    if codec_rule not in CODEC_RULES:
+        raise RayqeError(f"codec rule {codec_rule!r}: choose one of {', '.join(CODEC_RULES)}")
     blob = load_checkpoint(checkpoint)
     windows = exit_gains(checkpoint, data_dir)
-    per_bin = bin_gains(windows, bin_width)
-    mapping = mapping_from_gains(per_bin, blob["config"].num_stages, epsilon_db, bin_width)
+    num_stages = blob["config"].num_stages
+    if codec_rule == "worst":
+        mapping = mapping_from_gains(
+            worst_codec_gains(windows, bin_width), num_stages, epsilon_db, bin_width, "min"
+        )
+    else:
+        mapping = mapping_from_gains(bin_gains(windows, bin_width), num_stages, epsilon_db, bin_width)
     mapping = dataclasses.replace(
-        mapping, calibration={**mapping.calibration, "confusion_true_by_predicted": confusion(windows)}
+        mapping,
+        calibration={
+            **mapping.calibration,
+            "codec_rule": codec_rule,
+            "confusion_true_by_predicted": confusion(windows),
+        },
     )
     save_checkpoint(
         out,

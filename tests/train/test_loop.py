@@ -145,3 +145,22 @@ def test_half_level_bins_separate_harmed_from_helped_windows():
     assert fine.bin_width == 0.5 and len(fine.level_stages) == 9
     assert fine.stages(0.7) == 0 and fine.stages(1.3) == 2
     assert confusion(harmed + helped)[0][1] == 3 and confusion(harmed + helped)[1][1] == 3
+
+
+def test_worst_codec_rule_runs_a_stage_only_where_no_codec_loses():
+    """The level is blind to the codec: one bin can hold x264 windows every stage helps and x265 windows
+    every stage harms. Pooled, the many x264 gains outvote the x265 losses; the worst-codec rule does not."""
+    from rayqe.train.calibrate import WindowGains, bin_gains, mapping_from_gains, worst_codec_gains
+
+    x264 = [WindowGains(1.0, 27, np.array([0.0, 0.1, 0.25, 0.28, 0.29]), "libx264")] * 6
+    x265 = [WindowGains(1.0, 22, np.array([0.0, -0.06, -0.04, -0.03, -0.03]), "libx265")] * 4
+    both_help = [
+        WindowGains(2.0, 32, np.array([0.0, 0.01, 0.02, 0.03, 0.03]), "libx265"),
+        WindowGains(2.0, 32, np.array([0.0, 0.1, 0.2, 0.3, 0.3]), "libx264"),
+    ]
+    windows = x264 + x265 + both_help
+    pooled = mapping_from_gains(bin_gains(windows, 1.0), 4, 0.005)
+    worst = mapping_from_gains(worst_codec_gains(windows, 1.0), 4, 0.005, reduce="min")
+    assert pooled.level_stages[1] == 4 and worst.level_stages[1] == 0
+    assert worst.level_stages[2] == 3  # x265's 0.03 dB at exit 3 is the bin's worst-codec best
+    assert worst_codec_gains(windows, 1.0)[1][1].tolist() == [0.0, -0.06, -0.04, -0.03, -0.03]  # x265 second
