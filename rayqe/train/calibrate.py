@@ -131,7 +131,7 @@ def mapping_from_gains(
         level = b * bin_width
         table[f"{level:g}"] = {
             "qp_like": round(float(np.interp(level, range(len(LEVEL_QPS)), LEVEL_QPS)), 1),
-            "windows": len(per_bin[b]),
+            "windows" if reduce == "mean" else "codecs": len(per_bin[b]),
             "dpsnr_by_exit_db": mean.round(4).tolist(),
             # every window at its own best exit: the most any stage-count policy could get from this model
             "oracle_db": round(float(np.mean([g.max() for g in per_bin[b]])), 4),
