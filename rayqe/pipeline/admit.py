@@ -107,7 +107,7 @@ def admit(info: Any, output_uri: str, config: EnhanceConfig) -> Admission:
 
 def _presentation_notes(info: Any, codec: str | None) -> list[str]:
     notes = []
-    if info.field_order is not None:
+    if info.interlaced:
         notes.append(
             f"interlaced ({info.field_order}): fields enhanced together as frames (not deinterlaced); "
             "output tagged with the same field order"

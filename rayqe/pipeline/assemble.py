@@ -41,6 +41,7 @@ from rayqe.pipeline import stats as S
 from rayqe.pipeline.config import EnhanceConfig
 from rayqe.pipeline.plan import default_cache_dir, one_line
 from rayqe.video.decode import display_matrix, first_frame_side_data, main_video_stream
+from rayqe.video.probe import sample_aspect_ratio
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +127,8 @@ def _keep_presentation(video_out, segment_stream, source_path: Path) -> None:
     matrix = display_matrix(first_frame_side_data(source_path))
     if matrix is not None:
         video_out.set_display_matrix(list(matrix))
-    sar = segment_stream.codec_context.sample_aspect_ratio or segment_stream.sample_aspect_ratio
-    if sar and sar != 1:
+    sar = sample_aspect_ratio(segment_stream)
+    if sar is not None:
         video_out.codec_context.sample_aspect_ratio = sar
 
 

@@ -143,7 +143,7 @@ def field_order_code(name: str) -> int:
     raise RayqeError(f"unknown field order {name!r}; one of {', '.join(FIELD_ORDERS.values())}")
 
 
-def _sample_aspect_ratio(stream) -> Fraction | None:
+def sample_aspect_ratio(stream) -> Fraction | None:
     """The stream's pixel aspect ratio when it is not square (container's, else the bitstream's)."""
     for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
         if sar and sar.numerator > 0 and sar.denominator > 0:
@@ -276,7 +276,7 @@ def probe_video(path: str | Path, limits: ProbeLimits | None = None) -> VideoInf
             num_subtitle_streams=len(container.streams.subtitles),
             duration_s=duration_s,
             size_bytes=path.stat().st_size,
-            sample_aspect_ratio=_sample_aspect_ratio(stream),
+            sample_aspect_ratio=sample_aspect_ratio(stream),
             field_order=FIELD_ORDERS.get(int(ctx.field_order or 0)),
         )
     except av.FFmpegError as err:
