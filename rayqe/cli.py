@@ -109,7 +109,9 @@ def evaluate_command(
         None, "--json", help="Write the result here (a list of results when several methods)."
     ),
     weights: str | None = typer.Option(None, "--weights", help="Checkpoint for drl/baseline."),
-    policy: str | None = typer.Option(None, "--policy", help="drl only: level (early exit) or full."),
+    policy: str | None = typer.Option(
+        None, "--policy", help="drl only: level (early exit), gain (fewer stages), full, fixed:N."
+    ),
     output_bits: int | None = typer.Option(
         None, "--output-bits", help="drl/baseline: write 8-bit input's output at 10 bits (scored at 8)."
     ),
@@ -157,6 +159,9 @@ def enhance_command(
         None, "--output-bits", help="10: write 8-bit input at 10 bits (keeps sub-code corrections) [input's]."
     ),
     ensemble: int = typer.Option(1, "--ensemble", help="Average 1/2/4/8 flipped passes (N x model time)."),
+    policy: str | None = typer.Option(
+        None, "--policy", help="Termination: level, gain (fewer stages), full, fixed:N [checkpoint's]."
+    ),
     crf: float = typer.Option(16.0, "--crf", help="x264/x265 quality (lower = better)."),
     preset: str = typer.Option("fast", "--preset", help="x264/x265 preset."),
     light_max_stages: int = typer.Option(2, "--light-max-stages", help="Light pool: <= N stages; -1: off."),
@@ -220,6 +225,7 @@ def enhance_command(
         fallback_codec=None if (fallback_codec or "none").lower() == "none" else fallback_codec,
         output_bits=output_bits,
         ensemble=ensemble,
+        policy=policy,
         **({"chunk_attempts": chunk_attempts} if chunk_attempts is not None else {}),
     )
     summary = run_enhance(config)

@@ -13,6 +13,11 @@ run() { local name=$1; shift; echo "== $name" >&2; "$R" evaluate --refs "$REFS" 
 run x265_models --codec libx265 --qps 22,27,32,37,42 --method drl,baseline
 run x265_drl_full --codec libx265 --qps 22,27,32,37,42 --method drl --policy full
 run x265_classical --codec libx265 --qps 22,27,32,37,42 --method passthrough,deblock,nlmeans,atadenoise
+# the opt-in gain policy (stop 16): stages from each exit's predicted gain
+run x265_drl_gain --codec libx265 --qps 22,27,32,37,42 --method drl --policy gain
+run x264_drl_gain --codec libx264 --qps 27,37 --method drl --policy gain
+run x265_unseen_gain --codec libx265 --qps 25,35,40 --method drl --policy gain
+run x265_drl_gain_10bit --codec libx265 --qps 22,27,32,37,42 --method drl --policy gain --output-bits 10
 # other codec
 run x264_models --codec libx264 --qps 27,37 --method drl,baseline,nlmeans
 # 4: unseen QPs

@@ -16,10 +16,10 @@ from rayqe.methods.base import Method
 from rayqe.methods.ffmpeg_filters import FILTER_SPECS, FfmpegFilterMethod, ffmpeg_has
 from rayqe.methods.passthrough import Passthrough
 from rayqe.models.ensemble import size_problem  # torch-free
+from rayqe.models.termination import policy_problem  # torch-free
 
 MODEL_METHODS = ("drl", "baseline")
 _RESTORER_MODULE = "rayqe.models.restorer"
-_POLICIES = ("level", "full")
 OUTPUT_BITS = (10,)  # a deeper output than the input's: 10-bit from 8-bit input
 
 
@@ -67,8 +67,8 @@ def get_method(
 ) -> Method:
     """The method called `name`; `weights`/`policy`/`output_bits`/`ensemble` apply to the learned methods
     only (else an error: the classical filters write at the input's bit depth and have no self-ensemble)."""
-    if policy is not None and policy not in _POLICIES:
-        raise RayqeError(f"unknown policy {policy!r}; choose one of: {', '.join(_POLICIES)}")
+    if problem := policy_problem(policy):
+        raise RayqeError(problem)
     if output_bits is not None and output_bits not in OUTPUT_BITS:
         raise RayqeError(f"output bits {output_bits}: {' or '.join(map(str, OUTPUT_BITS))} (or the input's)")
     if problem := size_problem(ensemble):

@@ -82,6 +82,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             epsilon_db=term["epsilon_db"],
             calibration=term.get("calibration", {}),
             bin_width=term.get("bin_width", 1.0),
+            gain_model=term.get("gain_model"),
         )
     return blob
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rayqe.errors import RayqeError
@@ -22,8 +23,9 @@ from rayqe.models.checkpoint import DEFAULT_WEIGHTS, load_checkpoint, load_state
 from rayqe.models.drl import CODING_GRID, LEVEL_QPS, DRLEncoder, DRLOutput
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.ensemble import self_ensemble, size_problem
+from rayqe.models.gain import window_features
 from rayqe.models.packing import PAD_MULTIPLE, pack_frames, unpack_frame, window_indices
-from rayqe.models.termination import Policy, make_policy
+from rayqe.models.termination import Policy, default_policy_name, make_policy
 from rayqe.video.frames import YuvFrame
 
 # A frame larger than DEFAULT_TILE (full-res pixels per side) is cut into overlapping tiles: bounded
@@ -120,8 +122,7 @@ class Restorer:
             raise RayqeError(f"max_stages {n} outside 0..{config.num_stages}")
         enhancer.truncate(n)
         load_state_strict(enhancer, blob["enhancer"], f"{path} (enhancer)", allow_missing_prefix="stages.")
-        default_policy = "level" if blob["termination"] is not None else "full"
-        pol = make_policy(policy or default_policy, n, blob["termination"])
+        pol = make_policy(policy or default_policy_name(blob["termination"]), n, blob["termination"])
         return cls(
             drl,
             enhancer,
@@ -136,23 +137,29 @@ class Restorer:
     # ---- level estimate -------------------------------------------------------------------------------
     @torch.inference_mode()
     def estimate_level(self, frames: Sequence[YuvFrame]) -> LevelEstimate:
-        """Mean DRL level over the given frames (a chunk's sample), and the stages the policy picks."""
+        """Mean DRL level over the given frames (a chunk's sample), and the stages the policy picks (from the
+        frames' mean features where the policy uses them)."""
         packed_t6hw = pack_frames(frames).to(self.device)
-        levels, qps = [], []
+        levels, qps, feats = [], [], []
         for i in range(packed_t6hw.shape[0]):
-            out = self._drl_tiled(packed_t6hw[i : i + 1])
+            out, f = self._degradation(packed_t6hw[i : i + 1])
             levels.append(float(out.level()[0]))
             qps.append(float(out.qp[0]))
+            feats.append(f)
         level = sum(levels) / len(levels)
-        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level))
+        mean_feats = np.mean(np.concatenate(feats), axis=0, keepdims=True) if feats[0] is not None else None
+        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level, mean_feats))
 
-    def _drl_tiled(self, x_16hw: torch.Tensor) -> DRLOutput:
-        """The level only needs a representative view: a centred crop of at most one tile."""
+    def _degradation(self, x_16hw: torch.Tensor) -> tuple[DRLOutput, np.ndarray | None]:
+        """The DRL on a representative view, a centred crop of at most one tile, and the policy's window
+        features of the same crop (None when the policy needs none)."""
         h, w = x_16hw.shape[-2:]
         th, tw = min(h, self.tile // 2), min(w, self.tile // 2)
         g = CODING_GRID // 2  # on the coding grid, as the encoder was trained (packed pixels)
         y0, x0 = (h - th) // 2 // g * g, (w - tw) // 2 // g * g
-        return self.drl(x_16hw[..., y0 : y0 + th, x0 : x0 + tw])
+        crop = x_16hw[..., y0 : y0 + th, x0 : x0 + tw]
+        out = self.drl(crop)
+        return out, window_features(out, crop) if self.policy.uses_features else None
 
     # ---- enhancement ----------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -178,8 +185,8 @@ class Restorer:
         r = self.radius
         drl_level = None
         if stages is None and self.policy.uses_level:
-            drl_level = self._drl_tiled(window_1t6hw[:, r])
-            stages = self.policy.stages(float(drl_level.level()[0]))
+            drl_level, feats = self._degradation(window_1t6hw[:, r])
+            stages = self.policy.stages(float(drl_level.level()[0]), feats)
         elif stages is None:
             stages = self.policy.stages(0.0)  # full/fixed: no level estimate needed
         if stages == 0:

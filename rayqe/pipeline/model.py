@@ -1,6 +1,6 @@
 """How pipeline actors get their model: the shipped Restorer by default, or an injected factory (tests).
 
-A factory is `factory(weights: str | None, max_stages: int | None, device: str, ensemble: int) -> model`
+A factory is `factory(weights, max_stages, device, ensemble=1, policy=None) -> model`
 where the model has `num_stages`, `radius`, `estimate_level(frames)` and `enhance(frames, stages, bit_depth)`
 (rayqe.models.restorer).
 """
@@ -13,12 +13,18 @@ from typing import Any
 from rayqe.pipeline.config import EnhanceConfig
 
 
-def restorer_factory(weights: str | None, max_stages: int | None, device: str, ensemble: int = 1) -> Any:
-    """The real model: `Restorer.load` (None weights = the shipped checkpoint)."""
+def restorer_factory(
+    weights: str | None,
+    max_stages: int | None,
+    device: str,
+    ensemble: int = 1,
+    policy: str | None = None,
+) -> Any:
+    """The real model: `Restorer.load` (None weights = the shipped checkpoint, None policy = its default)."""
     from rayqe.models.restorer import Restorer
 
     path = Path(weights) if weights else None
-    return Restorer.load(path, max_stages=max_stages, device=device, ensemble=ensemble)
+    return Restorer.load(path, max_stages=max_stages, device=device, ensemble=ensemble, policy=policy)
 
 
 def resolve_device(device: str) -> str:
@@ -33,7 +39,7 @@ def resolve_device(device: str) -> str:
 def load_model(config: EnhanceConfig, max_stages: int | None, device: str = "cpu") -> Any:
     """The model for one actor: all stages (None) or only the first `max_stages` (light pool)."""
     factory = config.model_factory or restorer_factory
-    return factory(config.weights, max_stages, device, ensemble=config.ensemble)
+    return factory(config.weights, max_stages, device, ensemble=config.ensemble, policy=config.policy)
 
 
 def set_torch_threads(num_cpus: float) -> None:

@@ -118,6 +118,7 @@ def fingerprint(config: EnhanceConfig, video_uri: str, size_bytes: int, version:
         config.fallback_codec,
         config.output_bits,
         config.ensemble,
+        config.policy,
         config.crf,
         config.preset,
         config.chunk_frames,

@@ -161,7 +161,7 @@ COLUMN_DOCS = {
     HEIGHT: "frame height, pixels",
     LEVEL_EST: "estimated degradation level (soft index, 0 = lightest)",
     QP_EST: "QP the degradation estimator regressed",
-    STAGES_PLANNED: "stages the termination policy chose from the level",
+    STAGES_PLANNED: "stages the termination policy chose from the DRL estimate",
     STAGES_RUN: "stages actually run",
     POOL: "actor pool: light (loads few stages) or full",
     DECODE_S: "seconds decoding the window (and fetching the input)",

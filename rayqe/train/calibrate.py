@@ -12,6 +12,11 @@ grid-trained model's x264 windows rated 0.5-1 gained +0.19..+0.29 dB at exit 4 w
 rated the same lost 0.03..0.06 (x265 deblocks and SAO-filters more, so less is left to remove).
 `codec_rule="pooled"` (the default) averages every window of a bin; `"worst"` takes, per exit, the lowest
 of the codecs' mean gains, so a bin runs a stage only if no codec loses by it on validation data.
+
+The same windows fit the `gain` policy's model (models/gain.py: every exit's gain regressed on the DRL's
+level probabilities and two high-pass statistics of the frame), stored beside the mapping for `--policy
+gain` (opt-in; `level` stays the default). Both policies are also scored leave-one-clip-out (each val clip
+decided by a mapping and a model fitted on the other clips), so comparisons rest on clips neither saw.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from rayqe.metrics import psnr_y
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
+from rayqe.models.gain import DEFAULT_RIDGE, window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.termination import TerminationMap, level_bin
 from rayqe.train.data import level_of, load_split
+from rayqe.train.gain_fit import fit_windows, leave_one_clip_out
 from rayqe.video.frames import YuvFrame
 
 # A quarter of the 0.02 dB the `level` policy may lose against `full` (issue 3): per-level means come from a
@@ -51,6 +58,8 @@ class WindowGains:
     true_qp: int
     gains_db: np.ndarray  # (S+1,) Y-PSNR gain of exits 0..S over the input (exit 0 = the input: 0)
     codec: str = ""
+    clip: str = ""
+    features: np.ndarray | None = None  # gain.window_features of the window, (F,)
 
 
 @torch.inference_mode()
@@ -76,7 +85,8 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> list[WindowGains]:
                 outs = [win[:, r], *enh(win, d)]
                 ref_frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
                 gains = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
-                windows.append(WindowGains(level, qp, np.array(gains) - gains[0], codec))
+                feats = window_features(d, win[:, r])[0]
+                windows.append(WindowGains(level, qp, np.array(gains) - gains[0], codec, pair.name, feats))
     return windows
 
 
@@ -156,8 +166,9 @@ def calibrate(
     epsilon_db: float = DEFAULT_EPSILON_DB,
     bin_width: float = DEFAULT_BIN_WIDTH,
     codec_rule: str = "pooled",
+    ridge: float = DEFAULT_RIDGE,
 ) -> TerminationMap:
-    """Measure, map, and write `out` = checkpoint + termination mapping (the file to ship)."""
+    """Measure, map, fit the gain model, and write `out` = checkpoint + termination (the file to ship)."""
     if not 0 < bin_width <= len(LEVEL_QPS) - 1:
         raise RayqeError(f"bin width {bin_width} must be in (0, {len(LEVEL_QPS) - 1}] level units")
     if codec_rule not in CODEC_RULES:
@@ -165,18 +176,23 @@ def calibrate(
     blob = load_checkpoint(checkpoint)
     windows = exit_gains(checkpoint, data_dir)
     num_stages = blob["config"].num_stages
-    if codec_rule == "worst":
-        mapping = mapping_from_gains(
-            worst_codec_gains(windows, bin_width), num_stages, epsilon_db, bin_width, "min"
-        )
-    else:
-        mapping = mapping_from_gains(bin_gains(windows, bin_width), num_stages, epsilon_db, bin_width)
+
+    def level_mapping(ws: list[WindowGains]) -> TerminationMap:
+        if codec_rule == "worst":
+            return mapping_from_gains(
+                worst_codec_gains(ws, bin_width), num_stages, epsilon_db, bin_width, "min"
+            )
+        return mapping_from_gains(bin_gains(ws, bin_width), num_stages, epsilon_db, bin_width)
+
+    mapping = level_mapping(windows)
     mapping = dataclasses.replace(
         mapping,
+        gain_model=fit_windows(windows, ridge).to_dict(),
         calibration={
             **mapping.calibration,
             "codec_rule": codec_rule,
             "confusion_true_by_predicted": confusion(windows),
+            "leave_one_clip_out": leave_one_clip_out(windows, level_mapping, epsilon_db, ridge),
         },
     )
     save_checkpoint(

@@ -62,6 +62,11 @@ class FaultyFactory:
     plan: FaultPlan
 
     def __call__(
-        self, weights: str | None, max_stages: int | None, device: str, ensemble: int = 1
+        self,
+        weights: str | None,
+        max_stages: int | None,
+        device: str,
+        ensemble: int = 1,
+        policy: str | None = None,
     ) -> FaultyRestorer:
         return FaultyRestorer(max_stages, self.plan)

@@ -70,6 +70,17 @@ def test_ten_bit_output_is_admitted_deeper_and_noted():
         replace(CONFIG, ensemble=3).validate()
 
 
+@pytest.mark.parametrize("policy", [None, "level", "gain", "full", "fixed:2"])
+def test_termination_policies_are_admitted(policy):
+    replace(CONFIG, policy=policy).validate()
+
+
+@pytest.mark.parametrize("policy", ["fast", "fixed:", "fixed:two", "Level"])
+def test_unknown_policies_are_refused_before_any_work(policy):
+    with pytest.raises(RayqeError, match="choose one of level, gain, full, fixed:N"):
+        replace(CONFIG, policy=policy).validate()
+
+
 def test_with_suffix_handles_local_and_s3():
     assert with_suffix("s3://b/a.b/c d.mp4", ".mkv") == "s3://b/a.b/c d.mkv"
     assert with_suffix("/x/noext", ".mkv") == "/x/noext.mkv"

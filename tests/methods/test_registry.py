@@ -50,7 +50,7 @@ def test_ensemble_only_for_model_methods_and_known_sizes():
 
 
 def test_bad_policy():
-    with pytest.raises(RayqeError, match="unknown policy"):
+    with pytest.raises(RayqeError, match="unknown termination policy 'sometimes'; choose one of level, gain"):
         get_method("drl", policy="sometimes")
 
 
@@ -93,3 +93,16 @@ def test_only_non_default_extras_reach_the_restorer(monkeypatch):
     )
     get_method("drl", ensemble=4)
     assert seen == {"ensemble": 4}
+
+
+def test_policy_names_are_checked_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rayqe.methods.registry, rayqe.pipeline.config\n"
+        "from rayqe.models.termination import policy_problem\n"
+        "assert policy_problem('gain') is None and policy_problem('fixed:3') is None\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -30,3 +30,12 @@ def make_frames(n: int, h: int, w: int, bit_depth: int = 8, seed: int = 0) -> li
         )
         for i in range(n)
     ]
+
+
+def constant_gain_model(bias: tuple[float, ...]) -> dict:
+    """A stored gain model that predicts `bias` (one gain per exit) for every window: all weights zero."""
+    from rayqe.models.gain import FEATURE_NAMES, GainModel
+
+    n = len(FEATURE_NAMES)
+    rows = (*((0.0,) * len(bias) for _ in range(n)), bias)
+    return GainModel((0.0,) * n, (1.0,) * n, rows).to_dict()

@@ -1,3 +1,4 @@
+import dataclasses
 from itertools import pairwise
 
 import numpy as np
@@ -10,7 +11,7 @@ from rayqe.models.drl import CODING_GRID, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.restorer import Restorer, _tile_spans, build_model_method
 from rayqe.models.termination import FullPolicy, LevelPolicy, TerminationMap
-from tests.models.conftest import make_frames
+from tests.models.conftest import constant_gain_model, make_frames
 
 
 def _restorer(cfg, **kw) -> Restorer:
@@ -194,3 +195,23 @@ def test_tile_spans_cover_the_axis_once_on_the_coding_grid(size, tile, overlap):
         assert (k0 == 0 or k0 - start >= overlap) and (k1 == size or stop - k1 >= overlap)  # inner context
         assert stop - start <= tile + grid  # the tile bounds memory (up to one grid step of rounding)
     assert len(spans) == (1 if size <= tile else -(-size // (tile - 2 * overlap)))  # the fewest cuts
+
+
+def test_gain_policy_runs_the_exits_its_model_predicts_best(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    mapping = TerminationMap((4,) * 9, bin_width=0.5, gain_model=constant_gain_model((0.1, 0.3, 0.1, 0.1)))
+    _save(path, tiny_config, r, mapping)
+    assert Restorer.load(path).policy.name == "level"  # the gain model is opt-in
+    loaded = Restorer.load(path, policy="gain")
+    assert loaded.policy.name == "gain"
+    frames = make_frames(3, 32, 48, seed=2)
+    assert loaded.estimate_level(frames).stages == 2  # exit 2 is predicted best, whatever the level says
+    out = loaded.enhance(frames)
+    assert out.stages == [2, 2, 2]
+    for a, b in zip(out.frames, r.enhance(frames, stages=2).frames, strict=True):
+        np.testing.assert_array_equal(a.y, b.y)
+    assert Restorer.load(path, policy="level").enhance(frames).stages == [4, 4, 4]
+    _save(path, tiny_config, r, dataclasses.replace(mapping, gain_model=constant_gain_model((-0.1,) * 4)))
+    nothing = Restorer.load(path, policy="gain")
+    assert nothing.enhance(frames).stages == [0, 0, 0]  # no exit predicted to gain: passed through

@@ -2,6 +2,7 @@ import pytest
 
 from rayqe.errors import RayqeError
 from rayqe.models.termination import TerminationMap, level_bin, make_policy
+from tests.models.conftest import constant_gain_model
 
 
 def test_mapping_uses_the_nearest_bin_like_calibration():
@@ -36,3 +37,33 @@ def test_policies():
     assert make_policy("fixed:3", 4, None).stages(0) == 3
     with pytest.raises(RayqeError):
         make_policy("bogus", 4, m)
+
+
+def test_gain_policy_decides_from_features_and_is_capped_to_loaded_stages():
+    import numpy as np
+
+    m = TerminationMap((4,) * 5, epsilon_db=0.005, gain_model=constant_gain_model((0.01, 0.05, 0.2, 0.3)))
+    features = np.zeros((1, 8))
+    full = make_policy("gain", 4, m)
+    assert full.name == "gain" and full.uses_level and full.uses_features
+    assert full.stages(0.0, features) == 4
+    assert make_policy("gain", 2, m).stages(0.0, features) == 2  # best of the two loaded exits
+    with pytest.raises(ValueError, match="window features"):
+        full.stages(0.0)
+    assert not make_policy("level", 4, m).uses_features
+
+
+def test_default_policy_follows_what_the_checkpoint_carries():
+    from rayqe.models.termination import default_policy_name
+
+    assert default_policy_name(None) == "full"
+    assert default_policy_name(TerminationMap((0, 4))) == "level"
+    # a gain model is carried for `--policy gain`, opt-in: the default stays the level mapping
+    assert default_policy_name(TerminationMap((0, 4), gain_model=constant_gain_model((0.1,) * 4))) == "level"
+
+
+def test_gain_policy_needs_a_readable_gain_model():
+    with pytest.raises(RayqeError, match="gain model"):
+        make_policy("gain", 4, TerminationMap((0, 4)))
+    with pytest.raises(RayqeError, match="unreadable"):
+        make_policy("gain", 4, TerminationMap((0, 4), gain_model={"mean": [0.0]}))

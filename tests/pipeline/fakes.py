@@ -62,6 +62,8 @@ class FakeRestorer:
         return MethodOutput(out, [stages] * len(frames))
 
 
-def load_fake(weights: str | None, max_stages: int | None, device: str, ensemble: int = 1) -> FakeRestorer:
+def load_fake(
+    weights: str | None, max_stages: int | None, device: str, ensemble: int = 1, policy: str | None = None
+) -> FakeRestorer:
     """The `EnhanceConfig.model_factory` signature."""
     return FakeRestorer(max_stages)

@@ -25,7 +25,7 @@ def captured(monkeypatch):
 def test_options_reach_the_config(captured):
     args = "enhance s3://b/in out --chunk-frames 16 --output-codec ffv1 --light-max-stages -1 --full-actors 3"
     args = [*args.split(), "--full-gpus", "1", "--s3-endpoint-url", "http://127.0.0.1:9", "--no-resume"]
-    args += ["--output-bits", "10", "--ensemble", "4"]
+    args += ["--output-bits", "10", "--ensemble", "4", "--policy", "gain"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     config = captured["config"]
@@ -36,7 +36,7 @@ def test_options_reach_the_config(captured):
         "ffv1",
     )
     assert config.light_max_stages is None and config.resume is False and config.output_bits == 10
-    assert config.ensemble == 4
+    assert config.ensemble == 4 and config.policy == "gain"
     assert (config.full_pool.max_actors, config.full_pool.num_gpus) == (3, 1.0)
     assert config.storage.s3_endpoint_url == "http://127.0.0.1:9"
     assert "1 enhanced" in result.output and "10 in 1.0 s" in result.output

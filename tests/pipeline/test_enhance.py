@@ -178,16 +178,17 @@ def test_batches_keep_every_column_of_mixed_rows():
     assert table.to_pylist() == [{"a": 1, "b": None}, {"a": 2, "b": 3.5}]
 
 
-def test_actors_load_their_model_with_the_run_ensemble(tmp_path):
+def test_actors_load_their_model_with_the_run_ensemble_and_policy(tmp_path):
     seen = []
 
-    def factory(weights, max_stages, device, ensemble=1):
-        seen.append((weights, max_stages, device, ensemble))
+    def factory(weights, max_stages, device, ensemble=1, policy=None):
+        seen.append((weights, max_stages, device, ensemble, policy))
         return FakeRestorer(max_stages)
 
     config = EnhanceConfig(src="in", dst=str(tmp_path), model_factory=factory, weights="w.pt", ensemble=4)
     load_model(config, 2)
-    assert seen == [("w.pt", 2, "cpu", 4)]
+    load_model(replace(config, policy="gain"), None)
+    assert seen == [("w.pt", 2, "cpu", 4, None), ("w.pt", None, "cpu", 4, "gain")]
 
 
 def test_hdr10_metadata_survives_enhancement_with_x265_and_is_noted_with_x264(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 
 import pytest
@@ -134,3 +135,13 @@ def test_two_inputs_with_one_output_get_error_rows():
     mark_collisions(videos)
     assert [v[S.STATUS] for v in videos] == [S.STATUS_ERROR] * 2
     assert "in/a.mkv would also be written to out/a.mkv" in videos[0][S.ERROR]
+
+
+def test_fingerprint_changes_with_every_setting_that_changes_the_output():
+    from rayqe.pipeline.plan import fingerprint
+
+    base = EnhanceConfig(src="in", dst="out")
+    same = fingerprint(base, "in/a.mp4", 10)
+    assert fingerprint(EnhanceConfig(src="in", dst="out"), "in/a.mp4", 10) == same
+    for change in ({"policy": "gain"}, {"ensemble": 2}, {"output_bits": 10}, {"crf": 18.0}):
+        assert fingerprint(replace(base, **change), "in/a.mp4", 10) != same, change

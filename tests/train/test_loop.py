@@ -90,8 +90,11 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     assert mapping.bin_width == 0.5 and len(mapping.level_stages) == 9  # half-level bins over levels 0..4
     assert all(0 <= s <= 4 for s in mapping.level_stages)
     assert list(mapping.level_stages) == sorted(mapping.level_stages)
+    assert mapping.gain_model is not None
+    assert mapping.calibration["leave_one_clip_out"] == {}  # one val clip: nothing to hold out
     restorer = Restorer.load(shipped)
     assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
+    assert Restorer.load(shipped, policy="gain").policy.name == "gain"
 
     result = probe(pre / "last.pt", tiny_data, "test")
     assert 0 <= result["level_accuracy"] <= 1 and result["vector"]["content_over_qp"] > 0
