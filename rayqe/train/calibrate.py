@@ -50,6 +50,8 @@ FRAME_STRIDE = 4
 # 11-77 windows in each bin; at 0.25 several bins hold 1-8 and the mapping follows their noise.
 DEFAULT_BIN_WIDTH = 0.5
 CODEC_RULES = ("pooled", "worst")
+# Identical frames score +inf dB: exits are capped here, so an exact output stays a finite (large) gain.
+PSNR_CAP_DB = 100.0
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,19 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> list[WindowGains]:
                 level = float(d.level()[0])
                 outs = [win[:, r], *enh(win, d)]
                 ref_frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
-                gains = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
+                psnrs = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
+                if (gains := gains_over_input(psnrs)) is None:
+                    continue
                 feats = window_features(d, win[:, r])[0]
-                windows.append(WindowGains(level, qp, np.array(gains) - gains[0], codec, pair.name, feats))
+                windows.append(WindowGains(level, qp, gains, codec, pair.name, feats))
     return windows
+
+
+def gains_over_input(psnrs_db: list[float]) -> np.ndarray | None:
+    """Each exit's gain over exit 0 (the input), PSNRs capped at PSNR_CAP_DB; None when the input is already
+    exact (flat content coded losslessly): nothing to remove, and inf - inf would poison the means."""
+    capped = np.minimum(np.asarray(psnrs_db, dtype=np.float64), PSNR_CAP_DB)
+    return None if capped[0] >= PSNR_CAP_DB else capped - capped[0]
 
 
 def confusion(windows: list[WindowGains]) -> list[list[int]]:

@@ -50,3 +50,11 @@ def test_leave_one_clip_out_scores_both_policies_on_held_out_clips():
     assert heavy["gain_stages"] == 4 and heavy["gain_db"] > 0.09
     assert table["libx265_mean"]["gain_db"] > table["libx265_mean"]["level_db"]
     assert leave_one_clip_out([w for w in ws if w.clip == "a"], build, 0.005, 1.0) == {}
+
+
+def test_exact_frames_never_reach_the_fits_as_infinities():
+    from rayqe.train.calibrate import PSNR_CAP_DB, gains_over_input
+
+    assert gains_over_input([float("inf"), 50.0, float("inf")]) is None  # the codec kept it exactly
+    gains = gains_over_input([40.0, 41.0, float("inf")])
+    np.testing.assert_array_equal(gains, [0.0, 1.0, PSNR_CAP_DB - 40.0])
