@@ -212,6 +212,26 @@ def test_gain_policy_runs_the_exits_its_model_predicts_best(tmp_path, tiny_confi
     for a, b in zip(out.frames, r.enhance(frames, stages=2).frames, strict=True):
         np.testing.assert_array_equal(a.y, b.y)
     assert Restorer.load(path, policy="level").enhance(frames).stages == [4, 4, 4]
+    tiled = Restorer.load(path, policy="gain", tile=32, overlap=8)  # features from the level's centred crop
+    assert tiled.estimate_level(frames).stages == 2 and tiled.enhance(frames).stages == [2, 2, 2]
     _save(path, tiny_config, r, dataclasses.replace(mapping, gain_model=constant_gain_model((-0.1,) * 4)))
     nothing = Restorer.load(path, policy="gain")
     assert nothing.enhance(frames).stages == [0, 0, 0]  # no exit predicted to gain: passed through
+
+
+def test_gain_policy_reads_each_window_features(tmp_path, tiny_config):
+    """A model that predicts a gain only for flat frames: the flat window runs a stage, the noisy one none."""
+    from rayqe.models.gain import FEATURE_NAMES, GainModel
+
+    n = len(FEATURE_NAMES)
+    rows = [(0.0,) * 4] * n + [(-0.5,) * 4]
+    rows[FEATURE_NAMES.index("flat_fraction")] = (1.0,) * 4  # predicted gain = flat fraction - 0.5
+    model = GainModel((0.0,) * n, (1.0,) * n, tuple(rows)).to_dict()
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    _save(path, tiny_config, r, TerminationMap((4,) * 5, gain_model=model))
+    noisy = make_frames(1, 32, 48, seed=3)
+    flat = [f.with_planes(np.full_like(f.y, 120), f.u, f.v) for f in noisy]
+    gain = Restorer.load(path, policy="gain")
+    assert gain.enhance(noisy).stages == [0] and gain.enhance(flat).stages == [1]
+    assert gain.estimate_level(noisy).stages == 0 and gain.estimate_level(flat).stages == 1
