@@ -12,6 +12,8 @@ with the video's fingerprint (resume.FINGERPRINT_KEY) so a rerun can verify it w
 Descriptive tags go along: the container's (title, date, comment, location, ...) and each stream's
 (language, title, disposition such as default/forced subtitles); tags that describe the old encoding
 (encoder, mkvmerge's bitrate/frame-count statistics, MP4 brands) are left for the muxer to write anew.
+Cover art and attached files (subtitle fonts) are copied where the output container can hold them
+(attachments.py); what it cannot is named in the video's note.
 
 Lost frames (decode_window could not produce them; each chunk counts its own): a video with more than
 `limits.max_lost_frames` of them fails with the count and the first lost frame, and nothing is written;
@@ -38,6 +40,7 @@ import pyarrow.parquet as pq
 from rayqe import storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
+from rayqe.pipeline.attachments import keep_extras
 from rayqe.pipeline.config import EnhanceConfig
 from rayqe.pipeline.plan import default_cache_dir, one_line
 from rayqe.video.decode import display_matrix, first_frame_side_data, main_video_stream
@@ -168,9 +171,10 @@ def concat_segments(
     time_base: Fraction,
     fps: Fraction,
     metadata: dict[str, str] | None = None,
-) -> int:
-    """Mux the segments' video and the source's audio/subtitle streams into `out_path` (container tags
-    `metadata`); returns frames."""
+) -> tuple[int, list[str]]:
+    """Mux the segments' video and the source's audio/subtitle streams, cover art and attached files
+    (attachments.py) into `out_path` (container tags `metadata`); returns (frames, notes on what the output
+    container could not hold)."""
     frames = 0
     options = {"movflags": "use_metadata_tags"} if out_path.suffix.lower() in MP4_FAMILY else {}
     with (
@@ -194,12 +198,13 @@ def concat_segments(
                     f"cannot copy {stream.type} stream {stream.index} into {out_path.suffix}: {err}"
                 ) from err
             _keep_stream_tags(stream, stream_map[stream.index])
+        notes = keep_extras(source, out)
         video = _video_packets(segment_paths, pts_lists, first_indices, time_base, fps, video_out)
         # merge by (time_s, video first, sequence): streams keep their order, ties never compare packets
         for *_, packet in heapq.merge(video, _copied_packets(source, stream_map)):
             out.mux(packet)
             frames += packet.stream is video_out
-    return frames
+    return frames, notes
 
 
 def concat_frame_parts(
@@ -270,7 +275,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
             frames_out = concat_frame_parts(local_segments, tmp, tags)
         else:
             source = storage.fetch(uri, default_cache_dir(config), config.storage)
-            frames_out = concat_segments(
+            frames_out, kept_notes = concat_segments(
                 local_segments,
                 [c["pts"] for c in chunks],
                 [c[S.FRAME_START] for c in chunks],
@@ -280,6 +285,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
                 Fraction(video["fps_num"], video["fps_den"]),
                 tags,
             )
+            row[S.NOTE] = "; ".join(n for n in (row[S.NOTE], *kept_notes) if n) or None
         if frames_out != video[S.FRAMES_IN]:
             raise RayqeError(f"assembled {frames_out} frames, expected {video[S.FRAMES_IN]}")
         row[S.SIZE_BYTES_OUT] = tmp.stat().st_size

@@ -21,6 +21,11 @@ CONTAINER_TAGS = {
     "creation_time": "1987-07-01T12:00:00Z",
 }
 AUDIO_TAGS = {"language": "fra", "title": "Stereo mix"}
+# Matroska attachments: a font that styled subtitles need, and cover art (any image MIME type)
+ATTACHMENTS = {
+    "Subtitle Font.ttf": ("font/ttf", b"\x00\x01\x00\x00 glyphs" * 16),
+    "cover.png": ("image/png", b"\x89PNG\r\n\x1a\n not decoded, only carried" * 4),
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,15 @@ def build_batch(root: Path) -> tuple[Path, list[Case]]:
     ok("tagged.mp4", "title, date, comment; audio language and title", "descriptive tags kept")
     I.make_video(src / "still_first.mkv", still_first=True)
     ok("still_first.mkv", "one-frame still track ahead of the video (mkv)", "the video track is enhanced")
+    I.make_video(src / "attached.mkv", audio=True, attachments=ATTACHMENTS)
+    ok("attached.mkv", "subtitle font and cover art attached (mkv)", "attachments kept byte for byte")
+    I.make_video(src / "cover.mp4", cover=True)
+    ok(
+        "cover.mp4",
+        "cover art (mp4)",
+        "enhanced; cover dropped, noted",
+        match="cover picture (mjpeg) not kept",
+    )
 
     base = I.make_video(root / "base.mp4")
     I.damage_packet(base, src / "concealed.mp4", 4, keep_fraction=0.25)

@@ -60,14 +60,18 @@ def make_video(
     still_first: bool = False,
     tags: dict[str, str] | None = None,
     audio_tags: dict[str, str] | None = None,
+    cover: bool = False,
+    attachments: dict[str, tuple[str, bytes]] | None = None,
 ) -> Path:
     """A small clip; `pts_ms`: variable frame timing in milliseconds (time base 1/1000); `rotation`: a
     display matrix (degrees counter-clockwise); `sar`: non-square pixels; `still_first`: a one-frame
-    MJPEG track (a cover picture as Matroska stores it) ahead of the video; `tags` / `audio_tags`: container
-    and audio-stream metadata."""
+    MJPEG track ahead of the video; `tags` / `audio_tags`: container and audio-stream metadata; `cover`: an
+    MP4 cover picture (attached_pic); `attachments`: Matroska attached files, name -> (mimetype, data)."""
     bit_depth = 10 if "10" in pix_fmt else 8
     with av.open(str(path), "w", options=container_options or {}) as out:
         still = _add_still(out) if still_first else None
+        for name, (mimetype, data) in (attachments or {}).items():
+            out.add_attachment(name, mimetype, data)
         stream = out.add_stream(codec, rate=FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if rotation is not None:
@@ -81,6 +85,10 @@ def make_video(
         out.metadata.update(tags or {})
         if sound is not None:
             sound.metadata.update(audio_tags or {})
+        if cover:
+            picture = _add_still(out)
+            picture.disposition = av.stream.Disposition.attached_pic
+            _mux_still(out, picture)
         if still is not None:
             _mux_still(out, still)
         for t in range(frames):

@@ -1,4 +1,4 @@
-"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 33 inputs): each bad input gets a clear
+"""Every bad-input case of issue 5 in ONE pipeline run (a manifest of 35 inputs): each bad input gets a clear
 one-line error row, every good one is enhanced completely, no output escapes DST, and the driver never
 opens an input (probing and decoding happen in Ray workers)."""
 
@@ -17,6 +17,7 @@ from rayqe.pipeline.resume import FINGERPRINT_KEY
 from rayqe.pipeline.run import run_enhance
 from tests.faults.cases import (
     ANAMORPHIC_SAR,
+    ATTACHMENTS,
     AUDIO_TAGS,
     CONTAINER_TAGS,
     MAX_DURATION_S,
@@ -26,6 +27,8 @@ from tests.faults.cases import (
     build_batch,
 )
 from tests.faults.runs import files_below, frame_times, presentation, small_config, tags, video_facts
+
+COVER = av.stream.Disposition.attached_pic
 
 pytestmark = [pytest.mark.faults, pytest.mark.ray, pytest.mark.slow]
 
@@ -58,6 +61,17 @@ def _check_ok(case: Case, row: dict, out: Path) -> str:
     assert rotation == (ROTATION if case.entry == "rotated.mp4" else 0), case.case
     assert sar == (ANAMORPHIC_SAR if case.entry == "anamorphic.mp4" else None), case.case
     assert field_order == ("tt" if case.entry == "interlaced.mkv" else None), case.case
+    with av.open(str(path)) as container:
+        files = {a.name: bytes(a.data) for a in container.streams.attachments}
+        pictures = [s for s in container.streams.video if s.disposition & COVER]
+        covers = {
+            s.metadata.get("filename"): bytes(p) for s in pictures for p in container.demux(s) if p.size
+        }
+    if case.entry == "attached.mkv":  # the font as an attachment; FFmpeg shows the image one as a cover
+        assert files == {"Subtitle Font.ttf": ATTACHMENTS["Subtitle Font.ttf"][1]}, files
+        assert covers == {"cover.png": ATTACHMENTS["cover.png"][1]}, covers
+    else:
+        assert not files and not covers, case.case
     if case.entry == "concealed.mp4":
         assert row[S.FRAMES_CONCEALED] == 1
     codec = "ffv1" if case.size == (97, 65) else "libx264"
