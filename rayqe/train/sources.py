@@ -54,6 +54,12 @@ HOLDOUT_PHOTOS = {
     "val": ("Butterfly-Kenneth-Wimer", "after-the-rain", "beam", "cloud", "flowers", "this-is-not-windows"),
     "test": ("Valendas", "appleflower", "butterfly", "drop", "fog"),
 }
+# OpenCV's sample photographs (opencv-doc's examples/data: Middlebury, Oxford affine, street scenes),
+# added at stop 16 to grow the calibration split: val only, named "cv-<stem>", panned from their own random
+# stream after every other clip (every earlier clip stays pixel-identical, checked). The JPEGs' own
+# artifacts are washed out by the pan's 2x area downscale, as for the wallpapers.
+CV_PREFIX = "cv-"
+CV_PHOTOS = ("aloeL", "building", "graf1", "leuvenA", "rubberwhale1", "squirrel_cls")
 # Flat copies of the training photos: blurred (Gaussian sigma in photo pixels) and contrast scaled around the
 # mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: an enhancer
 # trained without them applied the same correction at QP 22 and 42 on flat held-out pans and lost 0.6-0.7 dB
@@ -154,6 +160,8 @@ def video_clips(path: Path, name: str, downscale: int, segments: int) -> Iterato
 
 
 def split_of(name: str) -> str:
+    if name.startswith(CV_PREFIX):
+        return "val"
     if name.startswith(HOLDOUT_PREFIX):
         stem = name.removeprefix(HOLDOUT_PREFIX).rsplit("_", 1)[0]
         return next((split for split, names in HOLDOUT_PHOTOS.items() if stem in names), "val")
@@ -185,6 +193,9 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     for p in sorted((root / "usr/share/lxqt/wallpapers").glob("*")):
         if any(p.stem in names for names in HOLDOUT_PHOTOS.values()):
             photos[HOLDOUT_PREFIX + p.stem] = p
+    for p in sorted((root / "usr/share/doc/opencv-doc/examples/data").glob("*")):
+        if p.stem in CV_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
+            photos[CV_PREFIX + p.stem] = p
     videos = {
         p.stem: p
         for p in [
@@ -223,6 +234,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     # same with or without them
     flat_rng = np.random.default_rng(seed + 1)
     holdout_rng = np.random.default_rng(seed + 2)
+    cv_rng = np.random.default_rng(seed + 3)
     photos, videos = find_inputs(downloads)
     manifest = []
 
@@ -242,8 +254,9 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
             for name, frames in video_clips(videos[stem], stem, down, segs):
                 write(name, frames)
     holdout = {n: p for n, p in photos.items() if n.startswith(HOLDOUT_PREFIX)}
+    extra_val = {n: p for n, p in photos.items() if n.startswith(CV_PREFIX)}
     for name, path in sorted(photos.items()):
-        if name in holdout:
+        if name in holdout or name in extra_val:
             continue
         photo = load_photo(path, max_side=1600)
         fit_hw = _pan_size(photo)
@@ -258,6 +271,10 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
         photo = load_photo(path, max_side=1600)
         if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
             write(f"{name}_pan0", pan_clip(photo, holdout_rng, fit_hw))
+    for name, path in sorted(extra_val.items()):
+        photo = load_photo(path, max_side=1600)
+        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
+            write(f"{name}_pan0", pan_clip(photo, cv_rng, fit_hw))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

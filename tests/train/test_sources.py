@@ -73,3 +73,16 @@ def test_find_inputs_takes_the_lxqt_photographs_but_not_its_renders(tmp_path: Pa
     photos, videos = find_inputs(tmp_path)
     assert photos == {"lxqt-beam": walls / "beam.png", "lxqt-fog": walls / "fog.jpg"}
     assert videos == {}
+
+
+def test_opencv_sample_photographs_are_calibration_clips_only(tmp_path: Path):
+    from rayqe.train.sources import CV_PHOTOS, CV_PREFIX
+
+    assert split_of("cv-graf1_pan0") == "val" and split_of("cv-leuvenA_pan0") == "val"
+    data = tmp_path / "extracted/usr/share/doc/opencv-doc/examples/data"
+    data.mkdir(parents=True)
+    for name in ("graf1.png", "aloeL.jpg", "digits.png", "vtest.avi"):
+        (data / name).write_bytes(b"")
+    photos, videos = find_inputs(tmp_path)
+    assert photos == {CV_PREFIX + "aloeL": data / "aloeL.jpg", CV_PREFIX + "graf1": data / "graf1.png"}
+    assert set(videos) == {"vtest"} and "digits" not in CV_PHOTOS
