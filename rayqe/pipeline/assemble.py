@@ -247,7 +247,7 @@ def lost_frames_check(video: dict, chunks: list[dict], max_lost: int) -> tuple[i
         )
     if concealed:
         notes.append(f"{concealed} frames decoded with errors concealed by the decoder")
-    return lost, concealed, "; ".join(notes) or None
+    return lost, concealed, S.join_notes(*notes)
 
 
 def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> dict:
@@ -268,7 +268,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
             raise RayqeError(failed[0][S.ERROR] or f"chunk {failed[0][S.CHUNK_INDEX]} failed")
         lost, concealed, note = lost_frames_check(video, chunks, config.limits.max_lost_frames)
         row.update({S.FRAMES_LOST: lost, S.FRAMES_CONCEALED: concealed})
-        row[S.NOTE] = "; ".join(n for n in (video.get(S.NOTE), note) if n) or None
+        row[S.NOTE] = S.join_notes(video.get(S.NOTE), note)
         local_segments = [storage.fetch(s, work / "segments", config.storage) for s in segments]
         tmp = storage.temp_path_for(out_uri, work)
         if config.output_format == "parquet":
@@ -285,7 +285,7 @@ def assemble_video(video: dict, chunks: list[dict], config: EnhanceConfig) -> di
                 Fraction(video["fps_num"], video["fps_den"]),
                 tags,
             )
-            row[S.NOTE] = "; ".join(n for n in (row[S.NOTE], *kept_notes) if n) or None
+            row[S.NOTE] = S.join_notes(row[S.NOTE], *kept_notes)
         if frames_out != video[S.FRAMES_IN]:
             raise RayqeError(f"assembled {frames_out} frames, expected {video[S.FRAMES_IN]}")
         row[S.SIZE_BYTES_OUT] = tmp.stat().st_size

@@ -205,7 +205,7 @@ def make_probe_fn(config: EnhanceConfig) -> Callable[[dict], dict]:
                 S.OUTPUT_BIT_DEPTH: admission.output_bit_depth,
                 S.OUTPUT_CODEC: codec,
                 S.OUTPUT_URI: admission.output_uri,
-                S.NOTE: "; ".join([*admission.notes, *hdr_note]) or None,
+                S.NOTE: S.join_notes(*admission.notes, *hdr_note),
                 "hdr10_params": hdr10,
             }
         )

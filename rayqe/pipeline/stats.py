@@ -198,6 +198,11 @@ COLUMN_DOCS = {
 }
 
 
+def join_notes(*notes: str | None) -> str | None:
+    """The NOTE column's value: the given notes in order, empty ones left out; None when there are none."""
+    return "; ".join(n for n in notes if n) or None
+
+
 def describe_schemas() -> str:
     """Markdown tables of both schemas (for the README), generated here so they cannot drift."""
     lines = []

@@ -9,24 +9,18 @@ mean gains are stored with the weights (`calibration["leave_one_clip_out"]`), MO
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rayqe.models.gain import GainModel, fit_gain_model, stages_from_gains
 from rayqe.models.termination import TerminationMap
 
-
-class _Window(Protocol):  # calibrate.WindowGains
-    level: float
-    true_qp: int
-    gains_db: np.ndarray
-    codec: str
-    clip: str
-    features: np.ndarray | None
+if TYPE_CHECKING:  # calibrate.py imports this module
+    from rayqe.train.calibrate import WindowGains
 
 
-def fit_windows(windows: Sequence[_Window], ridge: float) -> GainModel:
+def fit_windows(windows: Sequence[WindowGains], ridge: float) -> GainModel:
     """The gain model of these windows: exits 1..S regressed on their features."""
     feats = np.stack([w.features for w in windows])
     gains = np.stack([w.gains_db[1:] for w in windows])
@@ -34,8 +28,8 @@ def fit_windows(windows: Sequence[_Window], ridge: float) -> GainModel:
 
 
 def leave_one_clip_out(
-    windows: Sequence[_Window],
-    build_mapping: Callable[[Sequence[_Window]], TerminationMap],
+    windows: Sequence[WindowGains],
+    build_mapping: Callable[[Sequence[WindowGains]], TerminationMap],
     epsilon_db: float,
     ridge: float,
 ) -> dict:

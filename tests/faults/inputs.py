@@ -86,9 +86,7 @@ def make_video(
         if sound is not None:
             sound.metadata.update(audio_tags or {})
         if cover:
-            picture = _add_still(out)
-            picture.disposition = av.stream.Disposition.attached_pic
-            _mux_still(out, picture)
+            add_cover_picture(out)
         if still is not None:
             _mux_still(out, still)
         for t in range(frames):
@@ -113,6 +111,14 @@ def _add_still(out):
     still = out.add_stream("mjpeg", rate=1)
     still.width, still.height, still.pix_fmt = 32, 32, "yuvj420p"
     return still
+
+
+def add_cover_picture(out) -> None:
+    """A cover as MP4 stores it: a one-picture MJPEG stream flagged attached_pic, muxed at once (so add it
+    after the container's other streams)."""
+    picture = _add_still(out)
+    picture.disposition = av.stream.Disposition.attached_pic
+    _mux_still(out, picture)
 
 
 def _mux_still(out, still) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rayqe.pipeline.assemble import concat_segments
+from tests.faults.inputs import add_cover_picture
 
 FRAMES = 5
 FONT = b"\x00\x01\x00\x00 not really a font" * 8
@@ -34,13 +35,7 @@ def _clip(path: Path, *, cover: bool = False, files: dict[str, tuple[str, bytes]
         for name, (mimetype, data) in (files or {}).items():
             out.add_attachment(name, mimetype, data)
         if cover:
-            pic = out.add_stream("mjpeg", rate=1)
-            pic.width, pic.height, pic.pix_fmt = 32, 32, "yuvj420p"
-            pic.disposition = av.stream.Disposition.attached_pic
-            frame = av.VideoFrame(32, 32, "yuvj420p")
-            frame.pts = 0
-            for packet in [*pic.encode(frame), *pic.encode(None)]:
-                out.mux(packet)
+            add_cover_picture(out)
         for t in range(FRAMES):
             frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * t, np.uint8), format="rgb24")
             frame.pts = t

@@ -11,6 +11,7 @@ import pytest
 from rayqe.errors import RayqeError
 from rayqe.video.decode import decode_video, display_matrix, first_frame_side_data
 from rayqe.video.probe import COLOR_NAMES, color_code, color_name, probe_video
+from tests.faults.inputs import add_cover_picture
 
 
 def test_mp4_fields(clip_factory):
@@ -100,13 +101,7 @@ def test_a_file_holding_only_a_cover_picture_is_not_a_video(tmp_path):
     path = tmp_path / "cover_only.mp4"
     with av.open(str(path), "w") as out:
         audio = out.add_stream("aac", rate=16000)
-        pic = out.add_stream("mjpeg", rate=1)
-        pic.width, pic.height, pic.pix_fmt = 32, 32, "yuvj420p"
-        pic.disposition = av.stream.Disposition.attached_pic
-        frame = av.VideoFrame(32, 32, "yuvj420p")
-        frame.pts = 0
-        for packet in [*pic.encode(frame), *pic.encode(None)]:
-            out.mux(packet)
+        add_cover_picture(out)
         block = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
         block.sample_rate, block.pts = 16000, 0
         out.mux(audio.encode(block))
