@@ -165,7 +165,13 @@ def test_x265_really_runs_the_protocol(tmp_path, monkeypatch):
         assert want in options, (want, options)
 
 
-@pytest.mark.parametrize("codec,name", [("libx264", "g.mkv"), ("libx265", "g.mp4")])
+# Each codec in one container family. Not x265 straight into MP4: with a SAR or field order tagged, FFmpeg's
+# mov muxer fails intermittently (PATCHWELCOME) once a process has run several encodes before (heap-state
+# dependent: in one process 76 of 150 such encodes failed with a SAR, 235 of 300 with SAR + field order, none
+# of the first 6; a full gc.collect between encodes avoided it).
+# rayqe never takes that path: tagged segments are written to Matroska and remuxed (assemble.py), which ran
+# clean 300 times (x265 into .mkv) and 200 times (remux into .mp4).
+@pytest.mark.parametrize("codec,name", [("libx264", "g.mp4"), ("libx265", "g.mkv")])
 def test_pixel_aspect_ratio_and_field_order_are_tagged(tmp_path, codec, name):
     tags = {"sample_aspect_ratio": Fraction(32, 27), "field_order": "bb"}
     _encode(tmp_path / name, synth_frames(2, 64, 48), codec, **tags)
