@@ -2,7 +2,7 @@
 
 The network's residual is noisy where the compression is light; averaging N transformed passes cuts that
 noise, which matters most once the output is rounded to 8 bits (a residual that wrongly crosses half a
-code value flips a whole pixel). Measured with the shipped weights (x265, 8-bit output) on the 4-clip test
+code value flips a whole pixel). Measured with the 14,500-step weights (x265, 8-bit output) on the 4-clip test
 split: QP 22 −0.052 dB alone, −0.004 with 2 passes, +0.038 with 4; QP 42 +0.109 → +0.118 with 4; on the 9-clip
 split QP 22 −0.149 → −0.042 with 4 (MODEL_CARD.md). It costs N times
 the stages' compute (the level estimate and the termination decision are made once, on the original), so

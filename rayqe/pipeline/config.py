@@ -122,7 +122,8 @@ class EnhanceConfig:
     # model's correction (most of it at light compression); untouched pixels are their 8-bit codes x 4.
     output_bits: int | None = None
     # Flipped/transposed passes averaged per window (models/ensemble.py): N times the stages' compute for
-    # less residual noise (at 8 bits, x265 QP 22 with 4: -0.149 -> -0.042 dB on the 9-clip test split).
+    # less residual noise (at 8 bits, x265 QP 22 with 4: -0.149 -> -0.042 dB on the 9-clip test split with the
+    # 14,500-step weights; MODEL_CARD.md).
     # 1 = off.
     ensemble: int = 1
     # Termination policy (models/termination.py): None = the checkpoint's default (`level`); "gain" runs

@@ -60,6 +60,16 @@ HOLDOUT_PHOTOS = {
 # artifacts are washed out by the pan's 2x area downscale, as for the wallpapers.
 CV_PREFIX = "cv-"
 CV_PHOTOS = ("aloeL", "building", "graf1", "leuvenA", "rubberwhale1", "squirrel_cls")
+# More of OpenCV's sample photographs, for training (stop 17): man-made, sharp, high-contrast content (boards,
+# text, architecture, fruit, animals, a painting), the kind the val clips the enhancer harmed at QP 22 show
+# (cv-building, cv-graf1). None is a val/test photograph or the other view of one (aloeR, graf3, leuvenB,
+# rubberwhale2 are left out). Two pans each, from their own random stream after every other clip.
+CV_TRAIN_PREFIX = "cvtrain-"
+CV_TRAIN_PHOTOS = (
+    "aero1", "apple", "baboon", "basketball1", "board", "box_in_scene", "butterfly", "ela_original",
+    "fruits", "home", "left", "left01", "messi5", "orange", "pca_test1", "smarties", "starry_night",
+    "stuff", "sudoku",
+)  # fmt: skip
 # Flat copies of the training photos: blurred (Gaussian sigma in photo pixels) and contrast scaled around the
 # mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: an enhancer
 # trained without them applied the same correction at QP 22 and 42 on flat held-out pans and lost 0.6-0.7 dB
@@ -160,6 +170,8 @@ def video_clips(path: Path, name: str, downscale: int, segments: int) -> Iterato
 
 
 def split_of(name: str) -> str:
+    if name.startswith(CV_TRAIN_PREFIX):
+        return "train"
     if name.startswith(CV_PREFIX):
         return "val"
     if name.startswith(HOLDOUT_PREFIX):
@@ -196,6 +208,8 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     for p in sorted((root / "usr/share/doc/opencv-doc/examples/data").glob("*")):
         if p.stem in CV_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
             photos[CV_PREFIX + p.stem] = p
+        if p.stem in CV_TRAIN_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
+            photos[CV_TRAIN_PREFIX + p.stem] = p
     videos = {
         p.stem: p
         for p in [
@@ -235,6 +249,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     flat_rng = np.random.default_rng(seed + 1)
     holdout_rng = np.random.default_rng(seed + 2)
     cv_rng = np.random.default_rng(seed + 3)
+    cv_train_rng = np.random.default_rng(seed + 4)
     photos, videos = find_inputs(downloads)
     manifest = []
 
@@ -255,8 +270,9 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
                 write(name, frames)
     holdout = {n: p for n, p in photos.items() if n.startswith(HOLDOUT_PREFIX)}
     extra_val = {n: p for n, p in photos.items() if n.startswith(CV_PREFIX)}
+    extra_train = {n: p for n, p in photos.items() if n.startswith(CV_TRAIN_PREFIX)}
     for name, path in sorted(photos.items()):
-        if name in holdout or name in extra_val:
+        if name in holdout or name in extra_val or name in extra_train:
             continue
         photo = load_photo(path, max_side=1600)
         fit_hw = _pan_size(photo)
@@ -275,6 +291,11 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
         photo = load_photo(path, max_side=1600)
         if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
             write(f"{name}_pan0", pan_clip(photo, cv_rng, fit_hw))
+    for name, path in sorted(extra_train.items()):
+        photo = load_photo(path, max_side=1600)
+        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
+            for k in range(2):
+                write(f"{name}_pan{k}", pan_clip(photo, cv_train_rng, fit_hw))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

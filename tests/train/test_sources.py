@@ -86,3 +86,22 @@ def test_opencv_sample_photographs_are_calibration_clips_only(tmp_path: Path):
     photos, videos = find_inputs(tmp_path)
     assert photos == {CV_PREFIX + "aloeL": data / "aloeL.jpg", CV_PREFIX + "graf1": data / "graf1.png"}
     assert set(videos) == {"vtest"} and "digits" not in CV_PHOTOS
+
+
+def test_opencv_training_photographs_train_and_never_overlap_held_out_views(tmp_path: Path):
+    from rayqe.train.sources import CV_PHOTOS, CV_PREFIX, CV_TRAIN_PHOTOS, CV_TRAIN_PREFIX
+
+    assert split_of("cvtrain-sudoku_pan1") == "train" and split_of("cv-building_pan0") == "val"
+    # neither a calibration photograph nor the other view/frame of one (stereo pairs, affine sequences)
+    held_out_scenes = {name.rstrip("0123456789LRAB") for name in CV_PHOTOS}
+    assert not {name.rstrip("0123456789LRAB") for name in CV_TRAIN_PHOTOS} & held_out_scenes
+    data = tmp_path / "extracted/usr/share/doc/opencv-doc/examples/data"
+    data.mkdir(parents=True)
+    for name in ("sudoku.png", "baboon.jpg", "graf1.png", "graf3.png"):
+        (data / name).write_bytes(b"")
+    photos, _ = find_inputs(tmp_path)
+    assert photos == {
+        CV_TRAIN_PREFIX + "sudoku": data / "sudoku.png",
+        CV_TRAIN_PREFIX + "baboon": data / "baboon.jpg",
+        CV_PREFIX + "graf1": data / "graf1.png",
+    }
