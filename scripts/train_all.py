@@ -5,9 +5,12 @@ steps and per-worker threads, so the comparison is fair; everything resumes from
 The shipped weights (trained before crops sat on the coding grid, hence --grid 2):
     python scripts/train_all.py --data data --runs runs --grid 2 --drl-steps 7000 --steps 12000 \
         --finetune-steps 14500 --harm-weight 1.0
-and, at stop 17, 3,000 more steps with the sharp OpenCV photographs added to the data (the shipped weights):
+and, at stop 17, 3,000 more steps with the sharp OpenCV photographs added to the data, then 4,000 with a
+stronger do-no-harm term (the shipped weights; RUNS/v5|v6/*_pretrain/last.pt are copies of runs/*):
     python scripts/train_all.py --data data --runs runs/v5 --drl-steps 7000 --steps 3000 --lr 6e-5 \
-        --harm-weight 1.0 --grid 2 --warm-start runs      (RUNS/v5/*_pretrain/last.pt: copies of runs/*)
+        --harm-weight 1.0 --grid 2 --warm-start runs
+    python scripts/train_all.py --data data --runs runs/v6 --drl-steps 7000 --steps 4000 --lr 6e-5 \
+        --harm-weight 2.0 --grid 2 --warm-start runs/v5
 then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md). The stop-14
 re-fit on the grid (measured, not shipped: a tie on val) retrained both encoders on the grid and re-fitted
 each enhancer from that run's, modulation reset:
