@@ -283,19 +283,18 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
             write(f"{name}_pan{k}", pan_clip(photo, rng, fit_hw))
         if train:
             write(f"{name}_flat0", pan_clip(flatten(photo, flat_rng), flat_rng, fit_hw))
-    for name, path in sorted(holdout.items()):
-        photo = load_photo(path, max_side=1600)
-        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
-            write(f"{name}_pan0", pan_clip(photo, holdout_rng, fit_hw))
-    for name, path in sorted(extra_val.items()):
-        photo = load_photo(path, max_side=1600)
-        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
-            write(f"{name}_pan0", pan_clip(photo, cv_rng, fit_hw))
-    for name, path in sorted(extra_train.items()):
-        photo = load_photo(path, max_side=1600)
-        if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
-            for k in range(2):
-                write(f"{name}_pan{k}", pan_clip(photo, cv_train_rng, fit_hw))
+
+    def pan_group(group: dict[str, Path], group_rng: np.random.Generator, pans: int) -> None:
+        """A later group of photos, panned from its own random stream (earlier clips stay identical)."""
+        for name, path in sorted(group.items()):
+            photo = load_photo(path, max_side=1600)
+            if min(fit_hw := _pan_size(photo)) >= MIN_PAN_SIDE:
+                for k in range(pans):
+                    write(f"{name}_pan{k}", pan_clip(photo, group_rng, fit_hw))
+
+    pan_group(holdout, holdout_rng, 1)
+    pan_group(extra_val, cv_rng, 1)
+    pan_group(extra_train, cv_train_rng, 2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
