@@ -127,8 +127,8 @@ class EnhanceConfig:
     # 1 = off.
     ensemble: int = 1
     # Termination policy (models/termination.py): None = the checkpoint's default (`level`); "gain" runs
-    # about a third fewer stages than `level` at an equal x265 mean on the test split, but lost 0.09 dB on
-    # x264 there; "full" / "fixed:N" for benchmarks.
+    # about a quarter fewer stages than `level` on the test split (x265 mean +0.068 vs +0.061) but loses
+    # 0.06 dB on x264 there (MODEL_CARD.md); "full" / "fixed:N" for benchmarks.
     policy: str | None = None
     chunk_attempts: int = CHUNK_ATTEMPTS  # tries per chunk when its worker process dies
 
