@@ -5,7 +5,8 @@ bin of `bin_width` level units; per bin we average the Y-PSNR gain of every exit
 mapping keeps, per bin, the fewest stages whose mean gain is within `epsilon_db` of the best exit of that
 bin, where exit 0 is the input itself: when no stage helps a bin on validation data, its windows are passed
 through untouched (0 stages) rather than made worse. Bins with no validation windows take their neighbour's
-count (towards more stages).
+count (towards more stages). Epsilon itself is chosen on the same windows, each clip held out in turn
+(train/epsilon.py), unless given.
 
 The level is blind to the codec, and one level can mean different things: on the 10-clip val split the
 grid-trained model's x264 windows rated 0.5-1 gained +0.19..+0.29 dB at exit 4 while its x265 windows
@@ -37,12 +38,10 @@ from rayqe.models.gain import DEFAULT_RIDGE, window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.termination import TerminationMap, level_bin
 from rayqe.train.data import level_of, load_split
+from rayqe.train.epsilon import sweep_epsilon
 from rayqe.train.gain_fit import fit_windows, leave_one_clip_out
 from rayqe.video.frames import YuvFrame
 
-# A quarter of the 0.02 dB the `level` policy may lose against `full` (issue 3): per-level means come from a
-# few dozen validation windows, so the slack absorbs their noise and the test-set loss stays inside budget.
-DEFAULT_EPSILON_DB = 0.005
 # Frames per validation clip and variant: every 4th frame of 32 covers the GOP without the full cost.
 FRAME_STRIDE = 4
 # Half a classifier level: whole-level bins lumped a window estimated at 0.7 (true QP 22-27 on real texture,
@@ -174,12 +173,13 @@ def calibrate(
     checkpoint: Path,
     data_dir: Path,
     out: Path,
-    epsilon_db: float = DEFAULT_EPSILON_DB,
+    epsilon_db: float | None = None,
     bin_width: float = DEFAULT_BIN_WIDTH,
     codec_rule: str = "pooled",
     ridge: float = DEFAULT_RIDGE,
 ) -> TerminationMap:
-    """Measure, map, fit the gain model, and write `out` = checkpoint + termination (the file to ship)."""
+    """Measure, map, fit the gain model, and write `out` = checkpoint + termination (the file to ship).
+    `epsilon_db` None: chosen leave-one-clip-out from EPSILON_CANDIDATES_DB (train/epsilon.py)."""
     if not 0 < bin_width <= len(LEVEL_QPS) - 1:
         raise RayqeError(f"bin width {bin_width} must be in (0, {len(LEVEL_QPS) - 1}] level units")
     if codec_rule not in CODEC_RULES:
@@ -188,13 +188,20 @@ def calibrate(
     windows = exit_gains(checkpoint, data_dir)
     num_stages = blob["config"].num_stages
 
-    def level_mapping(ws: list[WindowGains]) -> TerminationMap:
-        if codec_rule == "worst":
-            return mapping_from_gains(
-                worst_codec_gains(ws, bin_width), num_stages, epsilon_db, bin_width, "min"
-            )
-        return mapping_from_gains(bin_gains(ws, bin_width), num_stages, epsilon_db, bin_width)
+    def mapping_for(eps: float):
+        def level_mapping(ws: list[WindowGains]) -> TerminationMap:
+            if codec_rule == "worst":
+                return mapping_from_gains(worst_codec_gains(ws, bin_width), num_stages, eps, bin_width, "min")
+            return mapping_from_gains(bin_gains(ws, bin_width), num_stages, eps, bin_width)
 
+        return level_mapping
+
+    sweep: list[dict] = []
+    if epsilon_db is None:
+        epsilon_db, sweep = sweep_epsilon(windows, mapping_for, ridge)
+    elif epsilon_db < 0:
+        raise RayqeError(f"epsilon {epsilon_db} dB must be >= 0")
+    level_mapping = mapping_for(epsilon_db)
     mapping = level_mapping(windows)
     mapping = dataclasses.replace(
         mapping,
@@ -204,6 +211,7 @@ def calibrate(
             "codec_rule": codec_rule,
             "confusion_true_by_predicted": confusion(windows),
             "leave_one_clip_out": leave_one_clip_out(windows, level_mapping, epsilon_db, ridge),
+            "epsilon_sweep": sweep,  # empty when epsilon was given or a single val clip
         },
     )
     save_checkpoint(

@@ -47,9 +47,8 @@ def leave_one_clip_out(
         for w, pred in zip(held, predicted, strict=True):
             k_level, k_gain = mapping.stages(w.level), stages_from_gains(pred, epsilon_db)
             row = rows.setdefault(f"{w.codec}_qp{w.true_qp}", {k: [] for k in _KEYS})
-            for key, value in zip(
-                _KEYS, (w.gains_db[k_level], w.gains_db[k_gain], k_level, k_gain), strict=True
-            ):
+            values = (w.gains_db[k_level], w.gains_db[k_gain], k_level, k_gain, w.gains_db[-1])
+            for key, value in zip(_KEYS, values, strict=True):
                 row[key].append(float(value))
     table = {
         name: {k: round(float(np.mean(v)), 4) for k, v in row.items()} for name, row in sorted(rows.items())
@@ -60,4 +59,4 @@ def leave_one_clip_out(
     return table
 
 
-_KEYS = ("level_db", "gain_db", "level_stages", "gain_stages")
+_KEYS = ("level_db", "gain_db", "level_stages", "gain_stages", "full_db")  # full: the last exit

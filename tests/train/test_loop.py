@@ -92,6 +92,7 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     assert list(mapping.level_stages) == sorted(mapping.level_stages)
     assert mapping.gain_model is not None
     assert mapping.calibration["leave_one_clip_out"] == {}  # one val clip: nothing to hold out
+    assert mapping.epsilon_db == 0.005 and mapping.calibration["epsilon_sweep"] == []  # nor to sweep on
     restorer = Restorer.load(shipped)
     assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
     assert Restorer.load(shipped, policy="gain").policy.name == "gain"
