@@ -14,7 +14,8 @@ mapping built on the others), and the largest candidate is kept whose held-out r
 so the time saved is bought with dB measured on clips the mapping never saw. The default budget is half the
 issue's 0.02 dB: the rest is slack for the gap between val and footage nobody calibrated on. With the
 stop-17 weights (16 val clips) the sweep chose 0.01 over 0.005: x265 QP 22 windows 3.18 -> 2.77 stages for
--0.005 dB, x264 -0.004 dB; 0.015 lost 0.016 dB on x264 (runs/eps/RULE.md, written before the sweep was read).
+-0.006 dB, x264 mean -0.004 dB; 0.015 lost 0.016 dB on x264 (runs/eps/RULE.md, written before the sweep
+was read).
 """
 
 from __future__ import annotations
