@@ -11,7 +11,10 @@ stronger do-no-harm term (the shipped weights; RUNS/v5|v6/*_pretrain/last.pt are
         --harm-weight 1.0 --grid 2 --warm-start runs
     python scripts/train_all.py --data data --runs runs/v6 --drl-steps 7000 --steps 4000 --lr 6e-5 \
         --harm-weight 2.0 --grid 2 --warm-start runs/v5
-then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md). The stop-14
+then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md). At stop 18 the
+drl mapping was recalibrated with the epsilon rule `rayqe calibrate` now applies by default (same tensors):
+    rayqe calibrate runs/v6/drl_enhancer/last.pt --out rayqe/models/weights/rayqe_drl.pt
+The stop-14
 re-fit on the grid (measured, not shipped: a tie on val) retrained both encoders on the grid and re-fitted
 each enhancer from that run's, modulation reset:
     python scripts/train_all.py --data data --runs runs/v3 --drl-steps 7000 --steps 8500 --lr 1e-4 \
