@@ -17,3 +17,10 @@ def test_calibrate_refuses_a_bad_bin_width_before_reading_anything(tmp_path):
     )
     assert isinstance(result.exception, RayqeError) and "bin width" in str(result.exception)
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_calibrate_refuses_a_negative_epsilon_before_reading_anything(tmp_path):
+    args = ["calibrate", str(tmp_path / "none.pt"), "--out", str(tmp_path / "o.pt"), "--epsilon-db", "-0.01"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, RayqeError) and "epsilon" in str(result.exception)
+    assert not (tmp_path / "o.pt").exists()

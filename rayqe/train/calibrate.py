@@ -184,6 +184,8 @@ def calibrate(
         raise RayqeError(f"bin width {bin_width} must be in (0, {len(LEVEL_QPS) - 1}] level units")
     if codec_rule not in CODEC_RULES:
         raise RayqeError(f"codec rule {codec_rule!r}: choose one of {', '.join(CODEC_RULES)}")
+    if epsilon_db is not None and epsilon_db < 0:
+        raise RayqeError(f"epsilon {epsilon_db} dB must be >= 0 (or unset: chosen on val)")
     blob = load_checkpoint(checkpoint)
     windows = exit_gains(checkpoint, data_dir)
     num_stages = blob["config"].num_stages
@@ -199,8 +201,6 @@ def calibrate(
     sweep: list[dict] = []
     if epsilon_db is None:
         epsilon_db, sweep = sweep_epsilon(windows, mapping_for, ridge)
-    elif epsilon_db < 0:
-        raise RayqeError(f"epsilon {epsilon_db} dB must be >= 0")
     level_mapping = mapping_for(epsilon_db)
     mapping = level_mapping(windows)
     mapping = dataclasses.replace(
