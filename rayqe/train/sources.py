@@ -205,11 +205,13 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     for p in sorted((root / "usr/share/lxqt/wallpapers").glob("*")):
         if any(p.stem in names for names in HOLDOUT_PHOTOS.values()):
             photos[HOLDOUT_PREFIX + p.stem] = p
+    cv_groups = ((CV_PREFIX, CV_PHOTOS), (CV_TRAIN_PREFIX, CV_TRAIN_PHOTOS))
     for p in sorted((root / "usr/share/doc/opencv-doc/examples/data").glob("*")):
-        if p.stem in CV_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
-            photos[CV_PREFIX + p.stem] = p
-        if p.stem in CV_TRAIN_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
-            photos[CV_TRAIN_PREFIX + p.stem] = p
+        if p.suffix.lower() not in (".jpg", ".png"):
+            continue
+        for prefix, stems in cv_groups:
+            if p.stem in stems:
+                photos[prefix + p.stem] = p
     videos = {
         p.stem: p
         for p in [
