@@ -69,6 +69,11 @@ def train_command(
     harm_bits: int = typer.Option(
         0, "--harm-bits", help="The --harm-weight term scores exits as written (8/10)."
     ),
+    consistency_weight: float = typer.Option(
+        0.0,
+        "--consistency-weight",
+        help="Also run each batch flipped/transposed and charge the two passes' disagreement (2x compute).",
+    ),
     init_from: str | None = typer.Option(
         None,
         "--init-from",
@@ -98,6 +103,7 @@ def train_command(
         rounding=rounding,
         luma_harm=luma_harm,
         harm_bits=harm_bits,
+        consistency_weight=consistency_weight,
         init_from=init_from,
         threads=threads,
         num_workers=workers,

@@ -64,6 +64,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--finetune-steps", type=int, default=0, help="continue the enhancers to this step count")
     ap.add_argument("--harm-weight", type=float, default=1.0, help="loss weight on dB lost, fine-tune phase")
+    ap.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=0.0,
+        help="enhancer: charge the disagreement of a flipped/transposed pass (losses.consistency_loss)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kinds", default="drl,baseline")
     ap.add_argument("--grid", type=int, default=16, help="crops start on this pixel grid (coding grid)")
@@ -118,6 +124,7 @@ def main() -> None:
                     kind=k,
                     steps=steps,
                     harm_weight=harm,
+                    consistency_weight=args.consistency_weight,
                     drl_weights=pre[k] / "last.pt",
                     threads=args.threads,
                     lr=args.lr,

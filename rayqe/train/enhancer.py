@@ -17,11 +17,14 @@ from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
+from rayqe.models.ensemble import ENSEMBLES, invert, transform
 from rayqe.train.data import PatchSampler, load_split
 from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
 from rayqe.train.losses import (
     CHANNEL_WEIGHTS,
     LUMA_WEIGHTS,
+    ExitLoss,
+    consistency_loss,
     deep_supervision_loss,
     quantise_ste,
     weighted_mean,
@@ -81,6 +84,42 @@ def _gains(
         outs = [quantise_ste(o, bits) for o in outs]
     base = _psnr_db(weighted_mean((centre - tgt) ** 2, weights))
     return torch.stack([_psnr_db(weighted_mean((o - tgt) ** 2, weights)) - base for o in outs], dim=1)
+
+
+# The orientations a consistency pass may take: the self-ensemble's, less the identity.
+CONSISTENCY_OPS = ENSEMBLES[8][1:]
+
+
+def step_loss(
+    model: torch.nn.Module,
+    drl: DRLEncoder,
+    batch: dict,
+    radius: int,
+    how: ExitLoss,
+    consistency_weight: float = 0.0,
+    ops: tuple[str, ...] = (),
+) -> tuple[torch.Tensor, list[float], float]:
+    """One batch's loss: every exit supervised (deep_supervision_loss). With `consistency_weight` > 0 the
+    batch also runs flipped/transposed by `ops` (supervised the same way, the two halves averaged) and the
+    two passes' disagreement is charged (losses.consistency_loss): the single pass learns what `--ensemble`
+    buys. Returns (loss, per-exit -ΔPSNR for the log, consistency term in dB; 0 without it)."""
+    win, tgt = batch["window"], batch["target"]
+    with torch.no_grad():
+        drl_out = drl(win[:, radius])
+    exits = model(win, drl_out)
+    loss, per_exit = deep_supervision_loss(exits, win[:, radius], tgt, how)
+    if consistency_weight <= 0:
+        return loss, per_exit, 0.0
+    if not ops:
+        raise ValueError("a consistency pass needs a flip or transpose (ops)")
+    win_t, tgt_t = transform(win, ops), transform(tgt, ops)
+    with torch.no_grad():
+        drl_t = drl(win_t[:, radius])
+    exits_t = model(win_t, drl_t)
+    loss_t, per_exit_t = deep_supervision_loss(exits_t, win_t[:, radius], tgt_t, how)
+    cons = consistency_loss(exits, [invert(e, ops) for e in exits_t], win[:, radius], tgt)
+    mean_exit = [(a + b) / 2 for a, b in zip(per_exit, per_exit_t, strict=True)]
+    return 0.5 * (loss + loss_t) + consistency_weight * cons, mean_exit, float(cons.detach())
 
 
 def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str) -> dict:
@@ -152,14 +191,14 @@ def train_enhancer(config: TrainConfig) -> None:
                 training_state={**state, "elapsed_s": clock.elapsed_s, "optimizer": opt.state_dict()},
             )
 
-    running = []
+    running, running_cons = [], []
     while state["step"] < config.steps and not clock.over_budget():
         batch = sampler.windows(config.batch, config.patch, r)
-        win, tgt = batch["window"], batch["target"]
-        with torch.no_grad():
-            drl_out = drl(win[:, r])
-        exits = model(win, drl_out)
-        loss, per_exit = deep_supervision_loss(exits, win[:, r], tgt, config.exit_loss())
+        ops = CONSISTENCY_OPS[(config.seed + state["step"]) % len(CONSISTENCY_OPS)]
+        loss, per_exit, cons = step_loss(
+            model, drl, batch, r, config.exit_loss(), config.consistency_weight, ops
+        )
+        running_cons.append(cons)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)
@@ -172,6 +211,9 @@ def train_enhancer(config: TrainConfig) -> None:
             running = []
             row = {"step": state["step"], "loss": float(loss.detach()), "lr": sched.get_last_lr()[0]}
             row.update({f"train_dpsnr_exit{k + 1}": float(-v) for k, v in enumerate(mean_exit)})
+            if config.consistency_weight > 0:
+                row["train_consistency_db"] = float(np.mean(running_cons))
+            running_cons = []
             if clock.due("last_val", config.val_minutes):
                 row.update(validate(drl, enhancer, val_batches, config.output_bits))
                 enhancer.train()

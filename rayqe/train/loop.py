@@ -35,6 +35,9 @@ class TrainConfig:
     rounding: str = "expected"  # enhancer with output_bits: "expected" (stochastic-rounding error) | "ste"
     luma_harm: bool = False  # enhancer: the harm_weight term counts luma only
     harm_bits: int = 0  # enhancer: the harm_weight term scores exits as written at these bits (0: floats)
+    # enhancer: > 0 also runs each batch flipped/transposed and charges the passes' disagreement at this
+    # weight (losses.consistency_loss); twice the compute per step
+    consistency_weight: float = 0.0
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     # enhancer phase, new run only: start from this checkpoint's enhancer (see train.enhancer.warm_start)
     init_from: Path | None = None
@@ -105,6 +108,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"rounding {config.rounding!r}: one of {', '.join(ROUNDINGS)}")
     if config.grid not in (2, 4, 8, 16, 32, 64):
         raise RayqeError(f"grid {config.grid}: a power of two from 2 to 64")
+    if config.consistency_weight < 0:
+        raise RayqeError(f"consistency weight {config.consistency_weight} must be >= 0")
     if config.patch % 16:
         raise RayqeError(f"patch {config.patch} must be a multiple of 16")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -127,6 +128,26 @@ def deep_supervision_loss(
     return torch.stack(losses).mean(), logged
 
 
+def consistency_loss(
+    exits_a: list[torch.Tensor],
+    exits_b: list[torch.Tensor],
+    inp_bchw: torch.Tensor,
+    target_bchw: torch.Tensor,
+) -> torch.Tensor:
+    """What the disagreement of two passes would cost, in dB, averaged over exits.
+
+    `exits_b` are the exits of a flipped/transposed copy of the window, mapped back (models/ensemble.py). The
+    part of a residual that changes with the orientation is noise the training patches happen to reward;
+    `--ensemble N` averages it away at N times the cost. Charged here instead: each pass's own share of the
+    disagreement, half the mean squared difference, as a fraction of the input's error, times 10 / ln 10
+    (the first-order dB that much extra error costs), so weight 1 prices the noise at what it costs on
+    content the network has not seen."""
+    mse_in = (weighted_mean((inp_bchw - target_bchw) ** 2, CHANNEL_WEIGHTS) + MSE_FLOOR).detach()
+    pairs = zip(exits_a, exits_b, strict=True)
+    per_exit = [0.5 * weighted_mean((a - b) ** 2, CHANNEL_WEIGHTS) / mse_in for a, b in pairs]
+    return (10.0 / math.log(10.0)) * torch.stack(per_exit).mean()
+
+
 def drl_loss(
     out: DRLOutput, labels_b: torch.Tensor, levels_b: torch.Tensor, qps_b: torch.Tensor, contrastive: bool
 ) -> tuple[torch.Tensor, dict]:
@@ -151,6 +172,7 @@ def level_accuracy(out: DRLOutput, levels_b: torch.Tensor) -> float:
 __all__ = [
     "LEVEL_QPS",
     "ExitLoss",
+    "consistency_loss",
     "deep_supervision_loss",
     "drl_loss",
     "level_accuracy",

@@ -5,7 +5,9 @@ from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import save_checkpoint
 from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer, Modulation
-from rayqe.train.enhancer import validate, warm_start
+from rayqe.models.ensemble import invert
+from rayqe.train.enhancer import CONSISTENCY_OPS, step_loss, validate, warm_start
+from rayqe.train.losses import ExitLoss, consistency_loss
 
 
 def _batch(tiny_config) -> dict:
@@ -93,3 +95,62 @@ def test_warm_start_refuses_another_kind(tiny_config, tmp_path):
     _save(tmp_path / "a.pt", tiny_config, drl, trained, kind="baseline")
     with pytest.raises(RayqeError, match="not a trained 'drl' enhancer"):
         warm_start(Enhancer(tiny_config), drl, tmp_path / "a.pt", "drl")
+
+
+def test_step_loss_without_consistency_is_the_plain_supervised_loss(tiny_config):
+    enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
+    loss, per_exit, cons = step_loss(enh, drl, _batch(tiny_config), tiny_config.radius, ExitLoss())
+    assert cons == 0.0 and len(per_exit) == tiny_config.num_stages
+    assert float(loss.detach()) == pytest.approx(0.0, abs=1e-5)  # zero-initialised exits return the input
+
+
+@pytest.mark.parametrize("ops", CONSISTENCY_OPS)
+def test_consistency_pass_maps_back_and_charges_only_orientation_dependent_output(tiny_config, ops):
+    batch = _batch(tiny_config)
+    r = tiny_config.radius
+
+    class Fixed(torch.nn.Module):  # exits: the centre plus a fixed, orientation-bound pattern
+        config = tiny_config
+
+        def __init__(self, pattern):
+            super().__init__()
+            self.pattern = pattern
+
+        def forward(self, win, _drl):
+            return [win[:, r] + self.pattern] * tiny_config.num_stages
+
+    drl = DRLEncoder(tiny_config.drl).eval()
+    zero = torch.zeros(1, 6, 16, 16)
+    _, _, agree = step_loss(Fixed(zero), drl, batch, r, ExitLoss(), 1.0, ops)
+    assert agree == pytest.approx(0.0, abs=1e-9)
+    torch.manual_seed(1)
+    pattern = 0.01 * torch.randn(1, 6, 16, 16)
+    _, _, cons = step_loss(Fixed(pattern), drl, batch, r, ExitLoss(), 1.0, ops)
+    # the transformed pass returns T(centre) + pattern; mapped back: centre + T^-1(pattern)
+    centre = batch["window"][:, r]
+    want = consistency_loss([centre + pattern], [centre + invert(pattern, ops)], centre, batch["target"])
+    assert cons == pytest.approx(float(want), rel=1e-4) and cons > 0.01
+    with pytest.raises(ValueError, match="flip or transpose"):
+        step_loss(Fixed(pattern), drl, batch, r, ExitLoss(), 1.0, ())
+
+
+def test_consistency_training_makes_passes_agree(tiny_config):
+    torch.manual_seed(0)
+    enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
+    tgt = torch.rand(4, 6, 16, 16).cumsum(-1) / 16
+    batch = {"window": tgt[:, None] + 0.05 * torch.randn(4, 3, 6, 16, 16), "target": tgt}
+    opt = torch.optim.Adam(enh.parameters(), lr=1e-3)
+    ops = CONSISTENCY_OPS[0]
+    for _ in range(30):  # supervised alone first: the passes start to disagree
+        loss, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 0.0, ops)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, _, first = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
+    for _ in range(30):
+        loss, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 50.0, ops)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    _, _, last = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
+    assert first > 0 and last < 0.5 * first

@@ -120,6 +120,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=7))
     with pytest.raises(RayqeError, match="rounding 'nearest'"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=8, rounding="nearest"))
+    with pytest.raises(RayqeError, match="consistency weight -1"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", consistency_weight=-1.0))
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
 

@@ -5,6 +5,7 @@ from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.train.losses import (
     ExitLoss,
+    consistency_loss,
     deep_supervision_loss,
     drl_loss,
     log_ratio_loss,
@@ -154,3 +155,15 @@ def test_harm_bits_charges_only_what_rounding_makes_worse():
     rounded_db = float(deep_supervision_loss([out], inp, tgt, ExitLoss(output_bits=8))[0])
     assert rounded_db > 0  # as written the frame got worse ...
     assert harmed == pytest.approx(plain + rounded_db, rel=1e-4)  # ... and only the harm term says so
+
+
+def test_consistency_is_zero_for_agreeing_passes_and_prices_disagreement_in_db():
+    tgt = torch.zeros(2, 6, 8, 8)
+    inp = tgt + 0.1  # input mse 0.01
+    out = tgt + 0.05
+    assert float(consistency_loss([out, out], [out, out], inp, tgt)) == pytest.approx(0.0, abs=1e-9)
+    other = out + 0.01  # squared difference 1e-4 -> half of it over mse_in = 0.005 -> 0.0217 dB
+    got = float(consistency_loss([out], [other], inp, tgt))
+    assert got == pytest.approx(10 / 2.302585 * 0.005, rel=0.02)
+    # relative to the input's error: the same disagreement costs more on lightly compressed input
+    assert float(consistency_loss([out], [other], tgt + 0.02, tgt)) > 10 * got
