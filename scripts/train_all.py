@@ -6,14 +6,17 @@ The shipped weights (trained before crops sat on the coding grid, hence --grid 2
     python scripts/train_all.py --data data --runs runs --grid 2 --drl-steps 7000 --steps 12000 \
         --finetune-steps 14500 --harm-weight 1.0
 and, at stop 17, 3,000 more steps with the sharp OpenCV photographs added to the data, then 4,000 with a
-stronger do-no-harm term (the shipped weights; RUNS/v5|v6/*_pretrain/last.pt are copies of runs/*):
+stronger do-no-harm term (RUNS/v5|v6|v9/*_pretrain/last.pt are copies of runs/*):
     python scripts/train_all.py --data data --runs runs/v5 --drl-steps 7000 --steps 3000 --lr 6e-5 \
         --harm-weight 1.0 --grid 2 --warm-start runs
     python scripts/train_all.py --data data --runs runs/v6 --drl-steps 7000 --steps 4000 --lr 6e-5 \
         --harm-weight 2.0 --grid 2 --warm-start runs/v5
-then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md). At stop 18 the
-drl mapping was recalibrated with the epsilon rule `rayqe calibrate` now applies by default (same tensors):
-    rayqe calibrate runs/v6/drl_enhancer/last.pt --out rayqe/models/weights/rayqe_drl.pt
+At stop 18 the drl mapping was recalibrated with the epsilon rule `rayqe calibrate` now applies by default;
+at stop 19 both enhancers got 3,000 steps that charge their disagreement with a flipped pass (the shipped
+weights):
+    python scripts/train_all.py --data data --runs runs/v9 --drl-steps 7000 --steps 3000 --lr 6e-5 \
+        --harm-weight 2.0 --grid 2 --warm-start runs/v6 --consistency-weight 2.0
+then copy RUNS/*_final.pt into rayqe/models/weights/ (see rayqe/models/weights/MODEL_CARD.md).
 The stop-14
 re-fit on the grid (measured, not shipped: a tie on val) retrained both encoders on the grid and re-fitted
 each enhancer from that run's, modulation reset:
