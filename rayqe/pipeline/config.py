@@ -122,13 +122,13 @@ class EnhanceConfig:
     # model's correction (most of it at light compression); untouched pixels are their 8-bit codes x 4.
     output_bits: int | None = None
     # Flipped/transposed passes averaged per window (models/ensemble.py): N times the stages' compute for
-    # less residual noise (at 8 bits, x265 QP 22 with 4: -0.109 -> -0.017 dB on the 9-clip test split with the
+    # less residual noise (at 8 bits, x265 QP 22 with 4: -0.056 -> -0.016 dB on the 9-clip test split with the
     # shipped weights; MODEL_CARD.md).
     # 1 = off.
     ensemble: int = 1
     # Termination policy (models/termination.py): None = the checkpoint's default (`level`); "gain" runs
-    # about a third fewer stages than `level` on the test split (x265 mean +0.062 vs +0.059) but loses
-    # 0.07 dB on x264 there (MODEL_CARD.md); "full" / "fixed:N" for benchmarks.
+    # 18 % fewer stages than `level` on the test split (x265 mean +0.066 for both) but loses 0.015 dB on
+    # x264 there (MODEL_CARD.md); "full" / "fixed:N" for benchmarks.
     policy: str | None = None
     chunk_attempts: int = CHUNK_ATTEMPTS  # tries per chunk when its worker process dies
 
