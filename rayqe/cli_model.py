@@ -125,9 +125,10 @@ def calibrate_command(
     ),
     bin_width: float = typer.Option(0.5, "--bin-width", help="Width of the level bins (classifier levels)."),
     codec_rule: str = typer.Option(
-        "pooled",
+        "per-codec",
         "--codec-rule",
-        help="pooled: mean over a bin's windows; worst: no codec may lose by a stage.",
+        help="per-codec: a table per codec family (hevc, h264; pooled for others); pooled: one table "
+        "for every codec; worst: no codec may lose by a stage.",
     ),
 ) -> None:
     """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
@@ -138,7 +139,9 @@ def calibrate_command(
     mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width, codec_rule)
     typer.echo(
         f"stages per level bin of {mapping.bin_width:g} (epsilon {mapping.epsilon_db:g} dB): "
-        f"{mapping.level_stages}  ->  {out}"
+        f"{mapping.level_stages}"
+        + "".join(f"; {family}: {table}" for family, table in mapping.codec_stages.items())
+        + f"  ->  {out}"
     )
 
 

@@ -90,10 +90,12 @@ def _score(refs: Sequence[YuvFrame], tests: Sequence[YuvFrame]) -> tuple[list[fl
 def _compress_and_decode(ref: Path, out_dir: Path, config: EvaluateConfig, qp: int):
     from rayqe.video.compress import compress_file
     from rayqe.video.decode import decode_video
+    from rayqe.video.probe import probe_video
 
     kwargs = {"preset": config.preset} if config.preset is not None else {}
     result = compress_file(ref, out_dir, config.codec, qp, frames=config.frames, **kwargs)
-    return result, list(decode_video(result.path))
+    # the stream's codec as its header names it: what a method sees of the file besides its frames
+    return result, list(decode_video(result.path)), probe_video(result.path).codec
 
 
 def _read_reference(ref: Path, frames: int | None) -> list[YuvFrame]:
@@ -135,17 +137,17 @@ def evaluate_methods(
             out_dir = work / ref.name.replace(".", "_")
             out_dir.mkdir(parents=True, exist_ok=True)
             for qp in config.qps:
-                compressed, decoded = _compress_and_decode(ref, out_dir, config, qp)
+                compressed, decoded, stream_codec = _compress_and_decode(ref, out_dir, config, qp)
                 psnr_in, ssim_in = _score(ref_frames, decoded)
                 if not warmed:
                     # one untimed call so lazy start-up (thread pools, allocator) is not billed to the
                     # first QP: ms_per_frame must compare QPs fairly (the termination claim rests on it)
                     for method in built:
-                        method.process(decoded[:WARMUP_FRAMES])
+                        method.process(decoded[:WARMUP_FRAMES], codec=stream_codec)
                     warmed = True
                 for method, rows in zip(built, per_video, strict=True):
                     start = time.perf_counter()
-                    output = method.process(decoded)
+                    output = method.process(decoded, codec=stream_codec)
                     elapsed_s = time.perf_counter() - start
                     if output.stages is not None and len(output.stages) != len(output.frames):
                         raise RuntimeError(

@@ -174,7 +174,7 @@ class _StagedMethod:
 
     name = "staged"
 
-    def process(self, frames):
+    def process(self, frames, codec=None):
         from rayqe.methods.base import MethodOutput
 
         return MethodOutput(frames=list(frames), stages=[2 if i % 2 == 0 else 4 for i in range(len(frames))])
@@ -189,10 +189,37 @@ def test_mean_stages_averaged_over_frames(refs_dir: Path, monkeypatch):
     assert "2.80" in format_table(result)
 
 
+class _CodecRecorder:
+    """A fake method that records the codec each call was told."""
+
+    name = "recorder"
+
+    def __init__(self):
+        self.codecs: list[str | None] = []
+
+    def process(self, frames, codec=None):
+        from rayqe.methods.base import MethodOutput
+
+        self.codecs.append(codec)
+        return MethodOutput(frames=list(frames))
+
+
+@pytest.mark.parametrize(("encoder", "stream_codec"), [("libx265", "hevc"), ("libx264", "h264")])
+def test_methods_are_told_the_stream_codec_read_from_the_file(
+    refs_dir: Path, monkeypatch, encoder, stream_codec
+):
+    import rayqe.evaluate as evaluate_module
+
+    recorder = _CodecRecorder()
+    monkeypatch.setattr(evaluate_module, "get_method", lambda name, **_: recorder)
+    run_evaluation(EvaluateConfig(refs=refs_dir / "beta.y4m", codec=encoder, qps=(37,), method="recorder"))
+    assert recorder.codecs and set(recorder.codecs) == {stream_codec}  # warm-up call and the timed one
+
+
 class _DeeperPassthrough:
     name = "deeper"
 
-    def process(self, frames):
+    def process(self, frames, codec=None):
         from rayqe.methods.base import MethodOutput
         from rayqe.video.frames import deepen
 

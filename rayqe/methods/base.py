@@ -21,9 +21,11 @@ class Method(Protocol):
     """Anything that restores a run of consecutive decoded frames.
 
     `process` sees consecutive frames of one video; frames at the ends of the sequence use the nearest
-    frame in place of missing neighbours (the evaluation protocol).
+    frame in place of missing neighbours (the evaluation protocol). `codec` is the video stream's codec as
+    its header names it ('hevc', 'h264', ...; None when unknown): metadata every file carries, which a
+    method may use (the learned ones pick their termination table by it) — never the QP.
     """
 
     name: str
 
-    def process(self, frames: Sequence[YuvFrame]) -> MethodOutput: ...
+    def process(self, frames: Sequence[YuvFrame], codec: str | None = None) -> MethodOutput: ...

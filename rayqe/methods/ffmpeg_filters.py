@@ -178,7 +178,7 @@ class FfmpegFilterMethod:
         self.spec = spec
         self.name = spec.name
 
-    def process(self, frames: Sequence[YuvFrame]) -> MethodOutput:
+    def process(self, frames: Sequence[YuvFrame], codec: str | None = None) -> MethodOutput:
         if not frames:
             return MethodOutput(frames=[], stages=None)
         first = frames[0]

@@ -13,5 +13,5 @@ class Passthrough:
 
     name = "passthrough"
 
-    def process(self, frames: Sequence[YuvFrame]) -> MethodOutput:
+    def process(self, frames: Sequence[YuvFrame], codec: str | None = None) -> MethodOutput:
         return MethodOutput(frames=list(frames), stages=None)

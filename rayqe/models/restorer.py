@@ -136,9 +136,9 @@ class Restorer:
 
     # ---- level estimate -------------------------------------------------------------------------------
     @torch.inference_mode()
-    def estimate_level(self, frames: Sequence[YuvFrame]) -> LevelEstimate:
+    def estimate_level(self, frames: Sequence[YuvFrame], codec: str | None = None) -> LevelEstimate:
         """Mean DRL level over the given frames (a chunk's sample), and the stages the policy picks (from the
-        frames' mean features where the policy uses them)."""
+        frames' mean features where the policy uses them, and the table of the video's `codec` family)."""
         packed_t6hw = pack_frames(frames).to(self.device)
         levels, qps, feats = [], [], []
         for i in range(packed_t6hw.shape[0]):
@@ -148,7 +148,7 @@ class Restorer:
             feats.append(f)
         level = sum(levels) / len(levels)
         mean_feats = np.mean(np.concatenate(feats), axis=0, keepdims=True) if feats[0] is not None else None
-        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level, mean_feats))
+        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level, mean_feats, codec))
 
     def _degradation(self, x_16hw: torch.Tensor) -> tuple[DRLOutput, np.ndarray | None]:
         """The DRL on a representative view, a centred crop of at most one tile, and the policy's window
@@ -164,10 +164,15 @@ class Restorer:
     # ---- enhancement ----------------------------------------------------------------------------------
     @torch.inference_mode()
     def enhance(
-        self, frames: Sequence[YuvFrame], stages: int | None = None, bit_depth: int | None = None
+        self,
+        frames: Sequence[YuvFrame],
+        stages: int | None = None,
+        bit_depth: int | None = None,
+        codec: str | None = None,
     ) -> MethodOutput:
         """Enhance every frame (windows of 2R+1; ends use the nearest frame). `stages` overrides the policy
-        (the pipeline decides per chunk); otherwise the policy decides per window from its centre frame.
+        (the pipeline decides per chunk); otherwise the policy decides per window from its centre frame and
+        the video's `codec` (the stream header's name, e.g. 'hevc'; None: the pooled table).
         `bit_depth` deeper than the input's writes the output deeper (packing.unpack_frame): at QP 22 on
         8-bit input most of the correction is a fraction of a code value, which 8 bits round away."""
         if not frames:
@@ -176,17 +181,19 @@ class Restorer:
         out_frames, used = [], []
         for t in range(len(frames)):
             window_1t6hw = packed_t6hw[window_indices(t, self.radius, len(frames))][None]
-            out_16hw, n = self._enhance_window(window_1t6hw, stages)
+            out_16hw, n = self._enhance_window(window_1t6hw, stages, codec)
             out_frames.append(unpack_frame(out_16hw[0].clamp(0, 1), frames[t], bit_depth))
             used.append(n)
         return MethodOutput(out_frames, used)
 
-    def _enhance_window(self, window_1t6hw: torch.Tensor, stages: int | None) -> tuple[torch.Tensor, int]:
+    def _enhance_window(
+        self, window_1t6hw: torch.Tensor, stages: int | None, codec: str | None = None
+    ) -> tuple[torch.Tensor, int]:
         r = self.radius
         drl_level = None
         if stages is None and self.policy.uses_level:
             drl_level, feats = self._degradation(window_1t6hw[:, r])
-            stages = self.policy.stages(float(drl_level.level()[0]), feats)
+            stages = self.policy.stages(float(drl_level.level()[0]), feats, codec)
         elif stages is None:
             stages = self.policy.stages(0.0)  # full/fixed: no level estimate needed
         if stages == 0:
@@ -227,8 +234,8 @@ class ModelMethod:
         self.name = restorer.name
         self.bit_depth = bit_depth
 
-    def process(self, frames: Sequence[YuvFrame]) -> MethodOutput:
-        return self.restorer.enhance(frames, bit_depth=self.bit_depth)
+    def process(self, frames: Sequence[YuvFrame], codec: str | None = None) -> MethodOutput:
+        return self.restorer.enhance(frames, bit_depth=self.bit_depth, codec=codec)
 
 
 def build_model_method(

@@ -5,7 +5,12 @@ Policies are small objects so more can be added (per tile, quality-target...) wi
   level  - a stage count per bin of the soft level estimate, calibrated on validation clips: the fewest stages
            whose mean quality is within `epsilon_db` of the best exit of that bin (rayqe/train/calibrate.py).
            Bins may be finer than the classifier's QP levels (`bin_width` 0.5: a window estimated at 0.7
-           is not lumped with one at 1.4). Stored with the weights so model and mapping never drift apart;
+           is not lumped with one at 1.4). A mapping may hold one stage table per codec family
+           (`codec_stages`, keyed by codec_family: the stream's codec as its header names it, never its
+           QP): one level means different things after different encoders (x265 deblocks and SAO-filters,
+           so a window it leaves at "QP 22" has less left to remove than an x264 one rated the same);
+           video of any other codec, or of unknown codec, gets the pooled table. Stored with the weights
+           so model and mapping never drift apart;
   gain   - opt-in, when the weights carry a gain model: the fewest stages whose *predicted*
            gain (gain.py: a ridge regression on the DRL's level probabilities and two statistics of the
            frame's high-pass, fitted on validation windows) is within `epsilon_db` of the best exit; none
@@ -36,14 +41,49 @@ class TerminationMap:
     calibration: dict = field(default_factory=dict)  # per-bin, per-exit ΔPSNR measured on val clips
     bin_width: float = 1.0  # in level units; checkpoints from before finer bins carry none and mean 1.0
     gain_model: dict | None = None  # GainModel.to_dict(), fitted in the same calibration (policy `gain`)
+    # codec_family -> stages per bin (same bins as level_stages), for the families calibrated apart
+    codec_stages: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.bin_width > 0:
             raise ValueError(f"bin_width must be positive, got {self.bin_width}")
+        for family, table in self.codec_stages.items():
+            if len(table) != len(self.level_stages):
+                raise ValueError(
+                    f"codec {family!r}: {len(table)} bins, the pooled table has {len(self.level_stages)}"
+                )
 
-    def stages(self, level: float) -> int:
-        """The count of the level's bin, binned exactly as calibration binned it (`level_bin`)."""
-        return self.level_stages[level_bin(level, len(self.level_stages), self.bin_width)]
+    def table_for(self, codec: str | None) -> tuple[int, ...]:
+        """The stage table a video of `codec` uses: its family's own, else the pooled one."""
+        return self.codec_stages.get(codec_family(codec), self.level_stages)
+
+    def stages(self, level: float, codec: str | None = None) -> int:
+        """The count of the level's bin, binned exactly as calibration binned it (`level_bin`), from the
+        table of the video's codec family (the pooled one when it has none)."""
+        table = self.table_for(codec)
+        return table[level_bin(level, len(table), self.bin_width)]
+
+
+# Names encoders and demuxers give the same bitstream format, folded to the demuxer's (what a probe reads).
+_CODEC_ALIASES = {
+    "libx265": "hevc",
+    "x265": "hevc",
+    "h265": "hevc",
+    "hevc": "hevc",
+    "libx264": "h264",
+    "x264": "h264",
+    "avc": "h264",
+    "avc1": "h264",
+    "h264": "h264",
+}
+
+
+def codec_family(codec: str | None) -> str:
+    """'hevc', 'h264', another codec's own lower-case name, or '' when unknown (the pooled table)."""
+    if not codec:
+        return ""
+    name = codec.strip().lower()
+    return _CODEC_ALIASES.get(name, name)
 
 
 def level_bin(level: float, num_bins: int, bin_width: float = 1.0) -> int:
@@ -60,7 +100,7 @@ class FullPolicy:
     uses_level: ClassVar[bool] = False  # callers may skip the DRL level estimate
     uses_features: ClassVar[bool] = False  # callers may skip gain.window_features
 
-    def stages(self, level: float, features: np.ndarray | None = None) -> int:
+    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
         return self.num_stages
 
 
@@ -71,7 +111,7 @@ class FixedPolicy:
     uses_level: ClassVar[bool] = False
     uses_features: ClassVar[bool] = False
 
-    def stages(self, level: float, features: np.ndarray | None = None) -> int:
+    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
         return self.count
 
 
@@ -83,8 +123,9 @@ class LevelPolicy:
     uses_level: ClassVar[bool] = True
     uses_features: ClassVar[bool] = False
 
-    def stages(self, level: float, features: np.ndarray | None = None) -> int:
-        return min(self.mapping.stages(level), self.num_stages)
+    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
+        """`codec`: the video stream's codec (e.g. 'hevc'); picks the mapping's table for its family."""
+        return min(self.mapping.stages(level, codec), self.num_stages)
 
 
 @dataclass(frozen=True)
@@ -96,8 +137,9 @@ class GainPolicy:
     uses_level: ClassVar[bool] = True
     uses_features: ClassVar[bool] = True
 
-    def stages(self, level: float, features: np.ndarray | None = None) -> int:
-        """`features`: gain.window_features of the window (or their mean over a chunk's sampled frames)."""
+    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
+        """`features`: gain.window_features of the window (or their mean over a chunk's sampled frames).
+        The gain model is fitted on every codec's windows together; `codec` is not used."""
         if features is None:
             raise ValueError("the gain policy decides from window features (gain.window_features)")
         predicted = self.model.predict(features)[0, : self.num_stages]

@@ -40,6 +40,7 @@ VIDEO_COLUMNS_FOR_CHUNKS = (
     S.VIDEO_URI,
     S.OUTPUT_URI,
     S.OUTPUT_CODEC,
+    S.CODEC_IN,  # classify picks the termination table of the input's codec family
     S.WIDTH,
     S.HEIGHT,
     S.BIT_DEPTH,

@@ -96,6 +96,7 @@ CHUNK_SCHEMA = pa.schema(
         pa.field(FRAMES_CONCEALED, pa.int32()),
         pa.field(WIDTH, pa.int32()),
         pa.field(HEIGHT, pa.int32()),
+        pa.field(CODEC_IN, pa.string()),  # the input's codec: picks the termination table of its family
         pa.field(LEVEL_EST, pa.float32()),  # soft level index (0 = lightest)
         pa.field(QP_EST, pa.float32()),
         pa.field(STAGES_PLANNED, pa.int32()),

@@ -45,7 +45,7 @@ def leave_one_clip_out(
         mapping, model = build_mapping(rest), fit_windows(rest, ridge)
         predicted = model.predict(np.stack([w.features for w in held]))
         for w, pred in zip(held, predicted, strict=True):
-            k_level, k_gain = mapping.stages(w.level), stages_from_gains(pred, epsilon_db)
+            k_level, k_gain = mapping.stages(w.level, w.codec), stages_from_gains(pred, epsilon_db)
             row = rows.setdefault(f"{w.codec}_qp{w.true_qp}", {k: [] for k in _KEYS})
             values = (w.gains_db[k_level], w.gains_db[k_gain], k_level, k_gain, w.gains_db[-1])
             for key, value in zip(_KEYS, values, strict=True):

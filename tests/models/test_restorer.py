@@ -101,6 +101,24 @@ def test_level_policy_uses_estimate(tmp_path, tiny_config):
     assert est.stages == 1 and 0 <= est.level <= 4 and np.isfinite(est.qp_est)
 
 
+def test_codec_picks_its_family_table_in_estimate_and_enhance(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    mapping = TerminationMap((3,) * 5, codec_stages={"hevc": (0,) * 5, "h264": (2,) * 5})
+    _save(path, tiny_config, r, mapping)
+    loaded = Restorer.load(path)
+    assert load_checkpoint(path)["termination"].codec_stages == {"hevc": (0,) * 5, "h264": (2,) * 5}
+    frames = make_frames(3, 16, 16)
+    by_codec = {c: loaded.estimate_level(frames, codec=c).stages for c in ("hevc", "h264", "vp9", None)}
+    assert by_codec == {"hevc": 0, "h264": 2, "vp9": 3, None: 3}
+    assert loaded.enhance(frames, codec="hevc").stages == [0, 0, 0]
+    assert loaded.enhance(frames, codec="libx264").stages == [2, 2, 2]
+    assert build_model_method("drl", weights=path).process(frames, codec="h264").stages == [2, 2, 2]
+    passed = loaded.enhance(frames, codec="hevc").frames  # 0 stages: the input, untouched
+    for a, b in zip(passed, frames, strict=True):
+        np.testing.assert_array_equal(a.y, b.y)
+
+
 def test_level_policy_runs_the_drl_once_per_window_and_matches_explicit_stages(tiny_config):
     r = _restorer(tiny_config)
     r.policy = LevelPolicy(TerminationMap((2, 2, 2, 2, 2)), tiny_config.num_stages)

@@ -1,7 +1,7 @@
 import pytest
 
 from rayqe.errors import RayqeError
-from rayqe.models.termination import TerminationMap, level_bin, make_policy
+from rayqe.models.termination import TerminationMap, codec_family, level_bin, make_policy
 from tests.models.conftest import constant_gain_model
 
 
@@ -22,6 +22,27 @@ def test_half_level_bins():
     assert level_bin(0.74, 9, 0.5) == 1 and level_bin(0.76, 9, 0.5) == 2
     with pytest.raises(ValueError, match="bin_width"):
         TerminationMap((0,), bin_width=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [("hevc", "hevc"), ("libx265", "hevc"), ("H265", "hevc"), ("h264", "h264"), ("libx264", "h264"),
+     ("avc1", "h264"), ("VP9", "vp9"), ("", ""), (None, "")],
+)  # fmt: skip
+def test_codec_family_folds_encoder_and_stream_names(name, family):
+    assert codec_family(name) == family
+
+
+def test_each_codec_family_uses_its_own_table_and_others_the_pooled_one():
+    m = TerminationMap((0, 2, 4), codec_stages={"hevc": (0, 0, 3), "h264": (2, 3, 4)})
+    assert [m.stages(1.0, c) for c in ("hevc", "libx265", "h264", "av1", None)] == [0, 0, 3, 2, 2]
+    assert m.stages(0.0, "hevc") == 0 and m.stages(2.0, "hevc") == 3
+    policy = make_policy("level", 2, m)
+    assert policy.stages(2.0, codec="h264") == 2 and policy.stages(2.0, codec="hevc") == 2  # capped
+    assert make_policy("level", 4, m).stages(1.0, codec="hevc") == 0
+    assert make_policy("full", 4, m).stages(1.0, codec="hevc") == 4
+    with pytest.raises(ValueError, match="hevc"):
+        TerminationMap((0, 2, 4), codec_stages={"hevc": (0, 1)})
 
 
 def test_only_the_level_policy_needs_the_estimate():

@@ -1,0 +1,46 @@
+import numpy as np
+
+from rayqe.train.calibrate import CODEC_RULES, WindowGains, per_codec_mapping
+from rayqe.train.gain_fit import leave_one_clip_out
+
+
+def _windows() -> list[WindowGains]:
+    """One level bin where x264 windows gain with every stage and x265 windows lose with every stage, and
+    one where both gain; three clips, features constant (the gain model is not under test here)."""
+    feats = np.zeros(8)
+    out = []
+    for clip in ("a", "b", "c"):
+        out += [WindowGains(1.0, 27, np.array([0.0, 0.1, 0.25, 0.28, 0.29]), "libx264", clip, feats)] * 6
+        out += [WindowGains(1.0, 22, np.array([0.0, -0.06, -0.04, -0.03, -0.03]), "libx265", clip, feats)] * 4
+        out += [WindowGains(2.0, 32, np.array([0.0, 0.01, 0.02, 0.03, 0.03]), "libx265", clip, feats)] * 2
+        out += [WindowGains(2.0, 32, np.array([0.0, 0.1, 0.2, 0.3, 0.3]), "libx264", clip, feats)] * 2
+    return out
+
+
+def test_per_codec_mapping_keeps_a_table_per_family_and_the_pooled_one_for_others():
+    m = per_codec_mapping(_windows(), 4, 0.005, 1.0)
+    assert set(m.codec_stages) == {"hevc", "h264"}  # encoder names folded to the stream's
+    assert m.stages(1.0, "hevc") == 0 and m.stages(1.0, "h264") == 4  # x265 windows there lose at every exit
+    assert m.stages(2.0, "hevc") == 3  # x265's 0.03 dB at exit 3 is that bin's best
+    assert m.stages(2.0, "h264") == 4  # never fewer stages for heavier compression (monotone table)
+    assert m.stages(1.0, "vp9") == m.level_stages[1] == 4  # pooled: the x264 gains outvote the x265 losses
+    per_codec = m.calibration["per_codec"]
+    assert per_codec["hevc"]["1"]["dpsnr_by_exit_db"] == [0.0, -0.06, -0.04, -0.03, -0.03]
+    assert per_codec["h264"]["1"]["windows"] == 18
+
+
+def test_held_out_scoring_decides_each_window_by_its_codec_table():
+    windows = _windows()
+    table = leave_one_clip_out(windows, lambda rest: per_codec_mapping(rest, 4, 0.005, 1.0), 0.005, 1.0)
+    assert table["libx265_qp22"]["level_stages"] == 0 and table["libx265_qp22"]["level_db"] == 0.0
+    assert table["libx264_qp27"]["level_stages"] == 4 and table["libx264_qp27"]["level_db"] == 0.29
+    assert table["libx265_qp22"]["full_db"] == -0.03  # what running every stage would have cost
+
+
+def test_per_codec_is_the_default_rule():
+    import inspect
+
+    from rayqe.train.calibrate import calibrate
+
+    assert CODEC_RULES[0] == "per-codec"
+    assert inspect.signature(calibrate).parameters["codec_rule"].default == "per-codec"
