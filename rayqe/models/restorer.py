@@ -136,9 +136,12 @@ class Restorer:
 
     # ---- level estimate -------------------------------------------------------------------------------
     @torch.inference_mode()
-    def estimate_level(self, frames: Sequence[YuvFrame], codec: str | None = None) -> LevelEstimate:
+    def estimate_level(
+        self, frames: Sequence[YuvFrame], codec: str | None = None, output_bits: int | None = None
+    ) -> LevelEstimate:
         """Mean DRL level over the given frames (a chunk's sample), and the stages the policy picks (from the
-        frames' mean features where the policy uses them, and the table of the video's `codec` family)."""
+        frames' mean features where the policy uses them, and the table for the video's `codec` family and
+        the depth its output is written at: `output_bits`, None = the frames' own)."""
         packed_t6hw = pack_frames(frames).to(self.device)
         levels, qps, feats = [], [], []
         for i in range(packed_t6hw.shape[0]):
@@ -148,7 +151,8 @@ class Restorer:
             feats.append(f)
         level = sum(levels) / len(levels)
         mean_feats = np.mean(np.concatenate(feats), axis=0, keepdims=True) if feats[0] is not None else None
-        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level, mean_feats, codec))
+        bits = output_bits or frames[0].bit_depth
+        return LevelEstimate(level, sum(qps) / len(qps), self.policy.stages(level, mean_feats, codec, bits))
 
     def _degradation(self, x_16hw: torch.Tensor) -> tuple[DRLOutput, np.ndarray | None]:
         """The DRL on a representative view, a centred crop of at most one tile, and the policy's window
@@ -181,19 +185,19 @@ class Restorer:
         out_frames, used = [], []
         for t in range(len(frames)):
             window_1t6hw = packed_t6hw[window_indices(t, self.radius, len(frames))][None]
-            out_16hw, n = self._enhance_window(window_1t6hw, stages, codec)
+            out_16hw, n = self._enhance_window(window_1t6hw, stages, codec, bit_depth or frames[t].bit_depth)
             out_frames.append(unpack_frame(out_16hw[0].clamp(0, 1), frames[t], bit_depth))
             used.append(n)
         return MethodOutput(out_frames, used)
 
     def _enhance_window(
-        self, window_1t6hw: torch.Tensor, stages: int | None, codec: str | None = None
+        self, window_1t6hw: torch.Tensor, stages: int | None, codec: str | None = None, output_bits: int = 8
     ) -> tuple[torch.Tensor, int]:
         r = self.radius
         drl_level = None
         if stages is None and self.policy.uses_level:
             drl_level, feats = self._degradation(window_1t6hw[:, r])
-            stages = self.policy.stages(float(drl_level.level()[0]), feats, codec)
+            stages = self.policy.stages(float(drl_level.level()[0]), feats, codec, output_bits)
         elif stages is None:
             stages = self.policy.stages(0.0)  # full/fixed: no level estimate needed
         if stages == 0:

@@ -9,8 +9,10 @@ Policies are small objects so more can be added (per tile, quality-target...) wi
            (`codec_stages`, keyed by codec_family: the stream's codec as its header names it, never its
            QP): one level means different things after different encoders (x265 deblocks and SAO-filters,
            so a window it leaves at "QP 22" has less left to remove than an x264 one rated the same);
-           video of any other codec, or of unknown codec, gets the pooled table. Stored with the weights
-           so model and mapping never drift apart;
+           video of any other codec, or of unknown codec, gets the pooled table. Tables are also kept per
+           output bit depth (`table_key`): written at 10 bits, a correction of a fraction of an 8-bit code
+           survives, so stages that lose at 8 bits gain there (x265 QP 22: -0.06 vs +0.12 dB). Stored
+           with the weights so model and mapping never drift apart;
   gain   - opt-in, when the weights carry a gain model: the fewest stages whose *predicted*
            gain (gain.py: a ridge regression on the DRL's level probabilities and two statistics of the
            frame's high-pass, fitted on validation windows) is within `epsilon_db` of the best exit; none
@@ -41,7 +43,8 @@ class TerminationMap:
     calibration: dict = field(default_factory=dict)  # per-bin, per-exit ΔPSNR measured on val clips
     bin_width: float = 1.0  # in level units; checkpoints from before finer bins carry none and mean 1.0
     gain_model: dict | None = None  # GainModel.to_dict(), fitted in the same calibration (policy `gain`)
-    # codec_family -> stages per bin (same bins as level_stages), for the families calibrated apart
+    # table_key(codec family, output bits) -> stages per bin (same bins as level_stages): the families and
+    # output depths calibrated apart; level_stages is the pooled table for output at 8 bits
     codec_stages: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -53,15 +56,28 @@ class TerminationMap:
                     f"codec {family!r}: {len(table)} bins, the pooled table has {len(self.level_stages)}"
                 )
 
-    def table_for(self, codec: str | None) -> tuple[int, ...]:
-        """The stage table a video of `codec` uses: its family's own, else the pooled one."""
-        return self.codec_stages.get(codec_family(codec), self.level_stages)
+    def table_for(self, codec: str | None = None, output_bits: int = 8) -> tuple[int, ...]:
+        """The stage table for a video of `codec` written at `output_bits`: the most specific one calibrated
+        (family at that depth, pooled at that depth, family at 8 bits), else the pooled 8-bit one."""
+        family = codec_family(codec)
+        keys = [family]
+        if output_bits > 8:
+            keys = [table_key(family, output_bits), table_key("", output_bits), family]
+        return next((self.codec_stages[k] for k in keys if k in self.codec_stages), self.level_stages)
 
-    def stages(self, level: float, codec: str | None = None) -> int:
+    def stages(self, level: float, codec: str | None = None, output_bits: int = 8) -> int:
         """The count of the level's bin, binned exactly as calibration binned it (`level_bin`), from the
-        table of the video's codec family (the pooled one when it has none)."""
-        table = self.table_for(codec)
+        table for the video's codec family and output depth (`table_for`)."""
+        table = self.table_for(codec, output_bits)
         return table[level_bin(level, len(table), self.bin_width)]
+
+
+DEEP_BITS = 10  # output deeper than 8 bits is calibrated (and looked up) as 10-bit
+
+
+def table_key(family: str, output_bits: int = 8) -> str:
+    """Key of a table in TerminationMap.codec_stages: 'hevc' (8-bit output), 'hevc@10', '@10' (pooled, 10)."""
+    return family if output_bits <= 8 else f"{family}@{DEEP_BITS}"
 
 
 # Names encoders and demuxers give the same bitstream format, folded to the demuxer's (what a probe reads).
@@ -100,7 +116,9 @@ class FullPolicy:
     uses_level: ClassVar[bool] = False  # callers may skip the DRL level estimate
     uses_features: ClassVar[bool] = False  # callers may skip gain.window_features
 
-    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
+    def stages(
+        self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
+    ) -> int:
         return self.num_stages
 
 
@@ -111,7 +129,9 @@ class FixedPolicy:
     uses_level: ClassVar[bool] = False
     uses_features: ClassVar[bool] = False
 
-    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
+    def stages(
+        self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
+    ) -> int:
         return self.count
 
 
@@ -123,9 +143,12 @@ class LevelPolicy:
     uses_level: ClassVar[bool] = True
     uses_features: ClassVar[bool] = False
 
-    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
-        """`codec`: the video stream's codec (e.g. 'hevc'); picks the mapping's table for its family."""
-        return min(self.mapping.stages(level, codec), self.num_stages)
+    def stages(
+        self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
+    ) -> int:
+        """`codec`: the video stream's codec (e.g. 'hevc') and `output_bits` the depth the output is written
+        at pick the mapping's table (TerminationMap.table_for)."""
+        return min(self.mapping.stages(level, codec, output_bits), self.num_stages)
 
 
 @dataclass(frozen=True)
@@ -137,9 +160,12 @@ class GainPolicy:
     uses_level: ClassVar[bool] = True
     uses_features: ClassVar[bool] = True
 
-    def stages(self, level: float, features: np.ndarray | None = None, codec: str | None = None) -> int:
+    def stages(
+        self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
+    ) -> int:
         """`features`: gain.window_features of the window (or their mean over a chunk's sampled frames).
-        The gain model is fitted on every codec's windows together; `codec` is not used."""
+        The gain model is fitted on every codec's windows together, at 8 bits; `codec` and `output_bits`
+        are not used."""
         if features is None:
             raise ValueError("the gain policy decides from window features (gain.window_features)")
         predicted = self.model.predict(features)[0, : self.num_stages]

@@ -1,8 +1,9 @@
 """Step 3: estimate each chunk's degradation level from a few decoded frames, and plan its stage count.
 
-Reads: video_uri, codec_in, frame_start, frame_count, status. Writes: level_est, qp_est, stages_planned, pool,
-classify_s (and status/error when the frames cannot be decoded). 1:1, small rows in and out: decoding
-three frames per chunk is what lets routing happen before the full decode (see route.py).
+Reads: video_uri, codec_in, bit_depth, output_bit_depth, frame_start, frame_count, status (the codec and the
+output depth pick the termination table). Writes: level_est, qp_est, stages_planned, pool, classify_s (and
+status/error when the frames cannot be decoded). 1:1, small rows in and out: decoding three frames per chunk
+is what lets routing happen before the full decode (see route.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def make_classify_fn(config: EnhanceConfig, model: Any) -> Callable[[dict], dict
             local = str(storage.fetch(uri, cache_dir, config.storage))
             start, count = sample_range(row[S.FRAME_START], row[S.FRAME_COUNT], config.classify_frames)
             frames = decode_window(local, start, count).frames  # lost frames: enhance counts them
-            estimate = model.estimate_level(frames, codec=row.get(S.CODEC_IN))
+            output_bits = row.get(S.OUTPUT_BIT_DEPTH) or row.get(S.BIT_DEPTH)
+            estimate = model.estimate_level(frames, codec=row.get(S.CODEC_IN), output_bits=output_bits)
             stages = int(estimate.stages)
             row.update(
                 {

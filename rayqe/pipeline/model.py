@@ -1,7 +1,7 @@
 """How pipeline actors get their model: the shipped Restorer by default, or an injected factory (tests).
 
 A factory is `factory(weights, max_stages, device, ensemble=1, policy=None) -> model`
-where the model has `num_stages`, `radius`, `estimate_level(frames, codec)` and
+where the model has `num_stages`, `radius`, `estimate_level(frames, codec, output_bits)` and
 `enhance(frames, stages, bit_depth)` (rayqe.models.restorer).
 """
 

@@ -28,6 +28,7 @@ decided by a mapping and a model fitted on the other clips), so comparisons rest
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.gain import DEFAULT_RIDGE, window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
-from rayqe.models.termination import TerminationMap, codec_family, level_bin
+from rayqe.models.termination import DEEP_BITS, TerminationMap, codec_family, level_bin, table_key
 from rayqe.train.data import level_of, load_split
 from rayqe.train.epsilon import sweep_epsilon
 from rayqe.train.gain_fit import fit_windows, leave_one_clip_out
@@ -66,6 +67,7 @@ class WindowGains:
     codec: str = ""
     clip: str = ""
     features: np.ndarray | None = None  # gain.window_features of the window, (F,)
+    gains_deep_db: np.ndarray | None = None  # the same exits written at DEEP_BITS (8-bit input only)
 
 
 @torch.inference_mode()
@@ -88,13 +90,17 @@ def exit_gains(checkpoint: Path, data_dir: Path) -> list[WindowGains]:
                 win = packed[window_indices(t, r, t_len)][None]
                 d = drl(win[:, r])
                 level = float(d.level()[0])
-                outs = [win[:, r], *enh(win, d)]
+                outs = [o[0].clamp(0, 1) for o in (win[:, r], *enh(win, d))]
                 ref_frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
-                psnrs = [psnr_y(ref_frame, unpack_frame(o[0].clamp(0, 1), ref_frame)) for o in outs]
+                psnrs = [psnr_y(ref_frame, unpack_frame(o, ref_frame)) for o in outs]
                 if (gains := gains_over_input(psnrs)) is None:
                     continue
+                deep = None
+                if ref_frame.bit_depth < DEEP_BITS:
+                    deep_psnrs = [psnr_y(ref_frame, unpack_frame(o, ref_frame, DEEP_BITS)) for o in outs]
+                    deep = gains_over_input(deep_psnrs)
                 feats = window_features(d, win[:, r])[0]
-                windows.append(WindowGains(level, qp, gains, codec, pair.name, feats))
+                windows.append(WindowGains(level, qp, gains, codec, pair.name, feats, deep))
     return windows
 
 
@@ -189,6 +195,30 @@ def per_codec_mapping(
     return dataclasses.replace(pooled, codec_stages=tables, calibration=calibration)
 
 
+def deep_output_tables(
+    windows: list[WindowGains],
+    level_mapping: Callable[[list[WindowGains]], TerminationMap],
+    epsilon_db: float,
+    ridge: float,
+) -> tuple[dict[str, tuple[int, ...]], dict]:
+    """The tables for output written at DEEP_BITS (`--output-bits 10`), built by the same rule and epsilon
+    from every window's gains at that depth: codec_stages entries keyed by table_key (pooled included), and
+    their calibration record. Empty when no window has deep gains."""
+    deep = [dataclasses.replace(w, gains_db=w.gains_deep_db) for w in windows if w.gains_deep_db is not None]
+    if not deep:
+        return {}, {}
+    mapping = level_mapping(deep)
+    tables = {table_key(family, DEEP_BITS): t for family, t in mapping.codec_stages.items()}
+    tables[table_key("", DEEP_BITS)] = mapping.level_stages
+    record = {
+        f"per_level_{DEEP_BITS}bit": mapping.calibration["per_level"],
+        f"leave_one_clip_out_{DEEP_BITS}bit": leave_one_clip_out(deep, level_mapping, epsilon_db, ridge),
+    }
+    if "per_codec" in mapping.calibration:
+        record[f"per_codec_{DEEP_BITS}bit"] = mapping.calibration["per_codec"]
+    return tables, record
+
+
 def calibrate(
     checkpoint: Path,
     data_dir: Path,
@@ -225,8 +255,10 @@ def calibrate(
         epsilon_db, sweep = sweep_epsilon(windows, mapping_for, ridge)
     level_mapping = mapping_for(epsilon_db)
     mapping = level_mapping(windows)
+    deep_tables, deep_calibration = deep_output_tables(windows, level_mapping, epsilon_db, ridge)
     mapping = dataclasses.replace(
         mapping,
+        codec_stages={**mapping.codec_stages, **deep_tables},
         gain_model=fit_windows(windows, ridge).to_dict(),
         calibration={
             **mapping.calibration,
@@ -234,6 +266,7 @@ def calibrate(
             "confusion_true_by_predicted": confusion(windows),
             "leave_one_clip_out": leave_one_clip_out(windows, level_mapping, epsilon_db, ridge),
             "epsilon_sweep": sweep,  # empty when epsilon was given or a single val clip
+            **deep_calibration,
         },
     )
     save_checkpoint(

@@ -114,6 +114,12 @@ def test_codec_picks_its_family_table_in_estimate_and_enhance(tmp_path, tiny_con
     assert loaded.enhance(frames, codec="hevc").stages == [0, 0, 0]
     assert loaded.enhance(frames, codec="libx264").stages == [2, 2, 2]
     assert build_model_method("drl", weights=path).process(frames, codec="h264").stages == [2, 2, 2]
+    deep = TerminationMap((3,) * 5, codec_stages={"hevc": (0,) * 5, "hevc@10": (1,) * 5})
+    _save(path, tiny_config, r, deep)
+    deep_loaded = Restorer.load(path)
+    assert deep_loaded.enhance(frames, codec="hevc", bit_depth=10).stages == [1, 1, 1]
+    assert deep_loaded.estimate_level(frames, codec="hevc", output_bits=10).stages == 1
+    assert deep_loaded.estimate_level(frames, codec="hevc").stages == 0  # the frames' own 8 bits
     passed = loaded.enhance(frames, codec="hevc").frames  # 0 stages: the input, untouched
     for a, b in zip(passed, frames, strict=True):
         np.testing.assert_array_equal(a.y, b.y)

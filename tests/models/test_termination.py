@@ -1,7 +1,7 @@
 import pytest
 
 from rayqe.errors import RayqeError
-from rayqe.models.termination import TerminationMap, codec_family, level_bin, make_policy
+from rayqe.models.termination import TerminationMap, codec_family, level_bin, make_policy, table_key
 from tests.models.conftest import constant_gain_model
 
 
@@ -43,6 +43,18 @@ def test_each_codec_family_uses_its_own_table_and_others_the_pooled_one():
     assert make_policy("full", 4, m).stages(1.0, codec="hevc") == 4
     with pytest.raises(ValueError, match="hevc"):
         TerminationMap((0, 2, 4), codec_stages={"hevc": (0, 1)})
+
+
+def test_deeper_output_uses_the_tables_calibrated_at_that_depth_when_there_are_some():
+    tables = {"hevc": (0, 0, 3), "hevc@10": (2, 3, 4), "@10": (1, 3, 4), "h264": (2, 3, 4)}
+    m = TerminationMap((0, 2, 4), codec_stages=tables)
+    assert table_key("hevc", 10) == "hevc@10" and table_key("", 10) == "@10" and table_key("hevc") == "hevc"
+    assert m.table_for("hevc", 10) == (2, 3, 4) and m.table_for("hevc", 8) == (0, 0, 3)
+    assert m.table_for("h264", 10) == (1, 3, 4)  # no h264 table at 10 bits: the pooled 10-bit one
+    assert m.table_for("vp9", 10) == (1, 3, 4) and m.table_for(None, 8) == (0, 2, 4)
+    assert make_policy("level", 4, m).stages(0.0, codec="hevc", output_bits=10) == 2
+    only_8 = TerminationMap((0, 2, 4), codec_stages={"hevc": (0, 0, 3)})
+    assert only_8.table_for("hevc", 10) == (0, 0, 3) and only_8.table_for("h264", 10) == (0, 2, 4)
 
 
 def test_only_the_level_policy_needs_the_estimate():

@@ -38,7 +38,9 @@ class FakeRestorer:
     num_stages = FAKE_STAGES
     radius = FAKE_RADIUS
 
-    def estimate_level(self, frames: Sequence[YuvFrame], codec: str | None = None) -> FakeEstimate:
+    def estimate_level(
+        self, frames: Sequence[YuvFrame], codec: str | None = None, output_bits: int | None = None
+    ) -> FakeEstimate:
         gradient = float(np.mean([np.abs(np.diff(f.y.astype(np.float32), axis=1)).mean() for f in frames]))
         level = sum(gradient < edge for edge in GRADIENT_EDGES)
         return FakeEstimate(float(level), 22.0 + 5.0 * level, min(level + 1, self.loaded_stages))

@@ -42,3 +42,24 @@ def test_unreadable_chunk_becomes_error_row(tmp_path):
     bad = tmp_path / "gone.mp4"
     row = make_classify_fn(EnhanceConfig(src=".", dst=str(tmp_path)), FakeRestorer())(_row(bad))
     assert row[S.STATUS] == S.STATUS_ERROR and str(bad) in row[S.ERROR] and row[S.POOL] == S.POOL_FULL
+
+
+class _RecordingRestorer(FakeRestorer):
+    """The fake model, remembering what each level estimate was told about the video."""
+
+    def __init__(self):
+        super().__init__()
+        self.told: list[tuple] = []
+
+    def estimate_level(self, frames, codec=None, output_bits=None):
+        self.told.append((codec, output_bits))
+        return super().estimate_level(frames, codec, output_bits)
+
+
+def test_the_model_is_told_the_input_codec_and_the_output_depth(clip_dir, tmp_path):
+    model = _RecordingRestorer()
+    classify = make_classify_fn(EnhanceConfig(src=".", dst=str(tmp_path)), model)
+    row = _row(clip_dir / "light_qp10.mp4")
+    classify({**row, S.CODEC_IN: "hevc", S.BIT_DEPTH: 8, S.OUTPUT_BIT_DEPTH: 10})
+    classify({**row, S.CODEC_IN: "h264", S.BIT_DEPTH: 8, S.OUTPUT_BIT_DEPTH: None})
+    assert model.told == [("hevc", 10), ("h264", 8)]

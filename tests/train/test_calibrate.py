@@ -1,6 +1,8 @@
+import dataclasses
+
 import numpy as np
 
-from rayqe.train.calibrate import CODEC_RULES, WindowGains, per_codec_mapping
+from rayqe.train.calibrate import CODEC_RULES, WindowGains, deep_output_tables, per_codec_mapping
 from rayqe.train.gain_fit import leave_one_clip_out
 
 
@@ -44,3 +46,22 @@ def test_per_codec_is_the_default_rule():
 
     assert CODEC_RULES[0] == "per-codec"
     assert inspect.signature(calibrate).parameters["codec_rule"].default == "per-codec"
+
+
+def test_deep_output_tables_come_from_the_gains_at_ten_bits():
+    """At 10 bits the x265 windows that lose at 8 gain (their fraction-of-a-code corrections survive)."""
+    deep_x265 = np.array([0.0, 0.05, 0.1, 0.12, 0.12])
+    windows = [
+        dataclasses.replace(w, gains_deep_db=deep_x265 if w.codec == "libx265" else w.gains_db)
+        for w in _windows()
+    ]
+
+    def build(ws):
+        return per_codec_mapping(ws, 4, 0.005, 1.0)
+
+    tables, record = deep_output_tables(windows, build, 0.005, 1.0)
+    assert set(tables) == {"hevc@10", "h264@10", "@10"}
+    assert tables["hevc@10"][1] == 3 and build(windows).codec_stages["hevc"][1] == 0
+    assert record["leave_one_clip_out_10bit"]["libx265_qp22"]["level_db"] == 0.12
+    assert record["per_codec_10bit"]["hevc"]["1"]["dpsnr_by_exit_db"] == deep_x265.tolist()
+    assert deep_output_tables(_windows(), build, 0.005, 1.0) == ({}, {})  # no 10-bit gains measured
