@@ -44,14 +44,18 @@ def model_alone(paths: Sequence[Path], config: EnhanceConfig, device: str) -> Ti
 
     from rayqe.pipeline.model import load_model
     from rayqe.video.decode import decode_video
+    from rayqe.video.probe import probe_video
 
     model = load_model(config, None, device)
     frames_total, seconds = 0, 0.0
     with torch.inference_mode():
         for path in paths:
             frames = list(decode_video(path))
+            codec = probe_video(path).codec  # classify picks the table by it, and so must this
             t0 = time.perf_counter()
-            estimate = model.estimate_level(frames[: config.classify_frames])
+            estimate = model.estimate_level(
+                frames[: config.classify_frames], codec=codec, output_bits=config.output_bits
+            )
             model.enhance(frames, stages=estimate.stages)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()

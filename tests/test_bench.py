@@ -47,6 +47,24 @@ def test_baselines_process_every_frame(clips, tmp_path):
     assert model.seconds > 0 and codec.seconds > 0 and model.frames_per_s == model.frames / model.seconds
 
 
+def test_model_alone_picks_stages_as_the_pipeline_does_from_codec_and_output_depth(clips, tmp_path):
+    from dataclasses import replace
+
+    from tests.pipeline.fakes import FakeRestorer
+
+    told = []
+
+    class Recording(FakeRestorer):
+        def estimate_level(self, frames, codec=None, output_bits=None):
+            told.append((codec, output_bits))
+            return super().estimate_level(frames, codec, output_bits)
+
+    config = BenchConfig(tmp_path).enhance_config(str(tmp_path), str(tmp_path / "out"), routing=True)
+    config = replace(config, output_bits=10, model_factory=lambda *a, **k: Recording())
+    model_alone(clips, config, "cpu")
+    assert told == [("hevc", 10), ("hevc", 10)]
+
+
 def test_staged_copies_are_distinct_inputs_with_the_same_bytes(clips, tmp_path):
     uri = stage_inputs(clips, str(tmp_path / "x3"), 3)
     items = listing.list_inputs(uri)
