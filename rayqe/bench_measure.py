@@ -39,10 +39,16 @@ class Timing:
 
 
 def model_alone(paths: Sequence[Path], config: EnhanceConfig, device: str) -> Timing:
-    """Level estimate + enhance over every frame of `paths` with the pipeline's model, in this process."""
+    """The pipeline's model work on every frame of `paths`, in this process: the same chunks (with their
+    temporal margins), each classified on the same centred sample with the input's codec and the output
+    depth, then enhanced with the stages that picked — so both sides run the same stages."""
     import torch
 
+    from rayqe.pipeline import stats as S
+    from rayqe.pipeline.classify import sample_range
+    from rayqe.pipeline.config import auto_chunk_frames
     from rayqe.pipeline.model import load_model
+    from rayqe.pipeline.plan import plan_chunks
     from rayqe.video.decode import decode_video
     from rayqe.video.probe import probe_video
 
@@ -52,11 +58,16 @@ def model_alone(paths: Sequence[Path], config: EnhanceConfig, device: str) -> Ti
         for path in paths:
             frames = list(decode_video(path))
             codec = probe_video(path).codec  # classify picks the table by it, and so must this
+            f0 = frames[0]
+            chunk = config.chunk_frames or auto_chunk_frames(f0.width, f0.height, f0.bit_depth, model.radius)
             t0 = time.perf_counter()
-            estimate = model.estimate_level(
-                frames[: config.classify_frames], codec=codec, output_bits=config.output_bits
-            )
-            model.enhance(frames, stages=estimate.stages)
+            for row in plan_chunks({S.FRAMES_IN: len(frames)}, chunk, model.radius):
+                start, count = sample_range(row[S.FRAME_START], row[S.FRAME_COUNT], config.classify_frames)
+                estimate = model.estimate_level(
+                    frames[start : start + count], codec=codec, output_bits=config.output_bits
+                )
+                window = frames[row["window_start"] : row["window_start"] + row[S.WINDOW_FRAMES]]
+                model.enhance(window, stages=estimate.stages, bit_depth=config.output_bits)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             seconds += time.perf_counter() - t0
