@@ -29,9 +29,10 @@ MAX_CHUNK_FRAMES = 240  # ~10 s at 24 fps: keeps a lost chunk cheap to redo and 
 # Frames decoded per chunk to estimate its degradation level: the DRL averages them; three consecutive
 # frames cover one I/P pattern step without costing a meaningful share of the chunk's decode.
 CLASSIFY_FRAMES = 3
-# Stage counts at or below this go to the light pool. The shipped model has 4 stages and its calibrated
-# mapping (half-level bins) runs none on chunks rated below level 0.75 (~QP 26: decode + re-encode only), 3 up
-# to level 1.75 and 4 above. A retrained model may stop after 1-2, which this threshold also covers.
+# Stage counts at or below this go to the light pool. The shipped model has 4 stages; its calibrated tables
+# (half-level bins, stop 20) run none on HEVC chunks rated up to level 2 (~QP 32: decode + re-encode only) and
+# 2-3 above, and none / 2 / 3 / 4 on H.264 chunks from level 0 / 0.5 / 1 / 2, so light HEVC input is what
+# the light pool mostly sees.
 LIGHT_MAX_STAGES = 2
 LIGHT_GPU_SHARE = 0.25  # light actors run ≤ half the stages on small windows: four share one GPU
 OUTPUT_CODECS = ("libx264", "libx265", "ffv1")
@@ -123,12 +124,14 @@ class EnhanceConfig:
     output_bits: int | None = None
     # Flipped/transposed passes averaged per window (models/ensemble.py): N times the stages' compute for
     # less residual noise (at 8 bits, x265 QP 22 with 4: -0.056 -> -0.016 dB on the 9-clip test split with the
-    # shipped weights; MODEL_CARD.md).
+    # phase-8 weights and stop 19's pooled mapping; with 10 bits, +0.128 .. +0.191 with the stop-20 tables;
+    # MODEL_CARD.md).
     # 1 = off.
     ensemble: int = 1
-    # Termination policy (models/termination.py): None = the checkpoint's default (`level`); "gain" runs
-    # 18 % fewer stages than `level` on the test split (x265 mean +0.066 for both) but loses 0.015 dB on
-    # x264 there (MODEL_CARD.md); "full" / "fixed:N" for benchmarks.
+    # Termination policy (models/termination.py): None = the checkpoint's default (`level`, its table picked
+    # by the input's codec family and the output depth); "gain" ran 18 % fewer stages than stop 19's pooled
+    # `level` on the test split (x265 mean +0.066 for both) but lost 0.015 dB on x264 there (MODEL_CARD.md);
+    # "full" / "fixed:N" for benchmarks.
     policy: str | None = None
     chunk_attempts: int = CHUNK_ATTEMPTS  # tries per chunk when its worker process dies
 
