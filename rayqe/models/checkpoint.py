@@ -84,6 +84,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             bin_width=term.get("bin_width", 1.0),
             gain_model=term.get("gain_model"),
             codec_stages={k: tuple(v) for k, v in (term.get("codec_stages") or {}).items()},
+            codec_gain_models=term.get("codec_gain_models") or {},
         )
     return blob
 

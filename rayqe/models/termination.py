@@ -15,8 +15,9 @@ Policies are small objects so more can be added (per tile, quality-target...) wi
            with the weights so model and mapping never drift apart;
   gain   - opt-in, when the weights carry a gain model: the fewest stages whose *predicted*
            gain (gain.py: a ridge regression on the DRL's level probabilities and two statistics of the
-           frame's high-pass, fitted on validation windows) is within `epsilon_db` of the best exit; none
-           when no exit is predicted to gain. The level alone is codec-blind and cannot rate smooth content;
+           frame's high-pass, fitted on validation windows; one per codec family where calibrated, like
+           the level tables) is within `epsilon_db` of the best exit; none when no exit is predicted to
+           gain. The level alone is codec-blind and cannot rate smooth content;
   fixed  - a constant count (benchmarks, light pools).
 """
 
@@ -46,6 +47,9 @@ class TerminationMap:
     # table_key(codec family, output bits) -> stages per bin (same bins as level_stages): the families and
     # output depths calibrated apart; level_stages is the pooled table for output at 8 bits
     codec_stages: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # codec family -> GainModel.to_dict() fitted on that family's windows alone (policy `gain`); gain_model
+    # serves every other codec
+    codec_gain_models: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.bin_width > 0:
@@ -156,6 +160,7 @@ class GainPolicy:
     model: GainModel
     epsilon_db: float
     num_stages: int
+    family_models: dict[str, GainModel] = field(default_factory=dict)  # codec family -> its own model
     name: str = "gain"
     uses_level: ClassVar[bool] = True
     uses_features: ClassVar[bool] = True
@@ -163,12 +168,13 @@ class GainPolicy:
     def stages(
         self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
     ) -> int:
-        """`features`: gain.window_features of the window (or their mean over a chunk's sampled frames).
-        The gain model is fitted on every codec's windows together, at 8 bits; `codec` and `output_bits`
-        are not used."""
+        """`features`: gain.window_features of the window (or their mean over a chunk's sampled frames);
+        `codec` picks its family's model (else the pooled one). The models predict gains at 8 bits;
+        `output_bits` is not used."""
         if features is None:
             raise ValueError("the gain policy decides from window features (gain.window_features)")
-        predicted = self.model.predict(features)[0, : self.num_stages]
+        model = self.family_models.get(codec_family(codec), self.model)
+        predicted = model.predict(features)[0, : self.num_stages]
         return stages_from_gains(predicted, self.epsilon_db)
 
 
@@ -203,9 +209,10 @@ def make_policy(name: str, num_stages: int, mapping: TerminationMap | None) -> P
             )
         try:
             model = GainModel.from_dict(mapping.gain_model)
+            family = {k: GainModel.from_dict(d) for k, d in mapping.codec_gain_models.items()}
         except (KeyError, TypeError, ValueError) as err:
             raise RayqeError(f"the checkpoint's gain model is unreadable: {err}") from err
-        return GainPolicy(model, mapping.epsilon_db, num_stages)
+        return GainPolicy(model, mapping.epsilon_db, num_stages, family)
     if name == "level":
         if mapping is None:
             raise RayqeError("policy 'level' needs a checkpoint with a calibrated termination mapping")

@@ -15,9 +15,9 @@ rated the same lost 0.03..0.06 (x265 deblocks and SAO-filters more, so less is l
 mean gains, so a bin runs a stage only if no codec loses by it on validation data; `"per-codec"` (the
 default) calibrates one table per codec family on that family's windows (termination.codec_family: the
 codec a video's stream header names, which inference reads from the file, never its QP) and keeps the
-pooled table for every other codec. Measured on the phase-8 weights' val windows, each clip held out:
-x265 QP 22 windows run 0.6 stages instead of 2.8 and lose 0.02 dB instead of 0.06, x264 unchanged
-(MODEL_CARD.md).
+pooled table for every other codec; the gain policy then gets a model per family too. Measured on the
+phase-8 weights' val windows, each clip held out: x265 QP 22 windows run 0.5 stages instead of 2.8 and lose
+0.02 dB instead of 0.06, x264 unchanged (MODEL_CARD.md).
 
 The same windows fit the `gain` policy's model (models/gain.py: every exit's gain regressed on the DRL's
 level probabilities and two high-pass statistics of the frame), stored beside the mapping for `--policy
@@ -45,7 +45,7 @@ from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.termination import DEEP_BITS, TerminationMap, codec_family, level_bin, table_key
 from rayqe.train.data import level_of, load_split
 from rayqe.train.epsilon import sweep_epsilon
-from rayqe.train.gain_fit import fit_windows, leave_one_clip_out
+from rayqe.train.gain_fit import fit_families, fit_windows, leave_one_clip_out
 from rayqe.video.frames import YuvFrame
 
 # Frames per validation clip and variant: every 4th frame of 32 covers the GOP without the full cost.
@@ -256,15 +256,18 @@ def calibrate(
     level_mapping = mapping_for(epsilon_db)
     mapping = level_mapping(windows)
     deep_tables, deep_calibration = deep_output_tables(windows, level_mapping, epsilon_db, ridge)
+    by_family = codec_rule == "per-codec"  # the gain policy's models follow the tables' rule
+    family_models = fit_families(windows, ridge) if by_family else {}
     mapping = dataclasses.replace(
         mapping,
         codec_stages={**mapping.codec_stages, **deep_tables},
         gain_model=fit_windows(windows, ridge).to_dict(),
+        codec_gain_models={family: m.to_dict() for family, m in family_models.items()},
         calibration={
             **mapping.calibration,
             "codec_rule": codec_rule,
             "confusion_true_by_predicted": confusion(windows),
-            "leave_one_clip_out": leave_one_clip_out(windows, level_mapping, epsilon_db, ridge),
+            "leave_one_clip_out": leave_one_clip_out(windows, level_mapping, epsilon_db, ridge, by_family),
             "epsilon_sweep": sweep,  # empty when epsilon was given or a single val clip
             **deep_calibration,
         },

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rayqe.models.gain import GainModel, fit_gain_model, stages_from_gains
-from rayqe.models.termination import TerminationMap
+from rayqe.models.termination import TerminationMap, codec_family
 
 if TYPE_CHECKING:  # calibrate.py imports this module
     from rayqe.train.calibrate import WindowGains
@@ -27,14 +27,22 @@ def fit_windows(windows: Sequence[WindowGains], ridge: float) -> GainModel:
     return fit_gain_model(feats, gains, ridge)
 
 
+def fit_families(windows: Sequence[WindowGains], ridge: float) -> dict[str, GainModel]:
+    """One gain model per codec family, each fitted on that family's windows alone (`per-codec` rule)."""
+    families = sorted({codec_family(w.codec) for w in windows} - {""})
+    return {f: fit_windows([w for w in windows if codec_family(w.codec) == f], ridge) for f in families}
+
+
 def leave_one_clip_out(
     windows: Sequence[WindowGains],
     build_mapping: Callable[[Sequence[WindowGains]], TerminationMap],
     epsilon_db: float,
     ridge: float,
+    by_family: bool = False,
 ) -> dict:
     """Per '<codec>_qp<QP>' (and overall): mean gain and stages of each policy, every clip decided by what
-    the other clips calibrated. Empty when there is a single clip."""
+    the other clips calibrated (`by_family`: a gain model per codec family, as `per-codec` ships). Empty
+    when there is a single clip."""
     clips = sorted({w.clip for w in windows})
     if len(clips) < 2:
         return {}
@@ -43,7 +51,8 @@ def leave_one_clip_out(
         rest = [w for w in windows if w.clip != clip]
         held = [w for w in windows if w.clip == clip]
         mapping, model = build_mapping(rest), fit_windows(rest, ridge)
-        predicted = model.predict(np.stack([w.features for w in held]))
+        family = fit_families(rest, ridge) if by_family else {}
+        predicted = [family.get(codec_family(w.codec), model).predict(w.features[None])[0] for w in held]
         for w, pred in zip(held, predicted, strict=True):
             k_level, k_gain = mapping.stages(w.level, w.codec), stages_from_gains(pred, epsilon_db)
             row = rows.setdefault(f"{w.codec}_qp{w.true_qp}", {k: [] for k in _KEYS})

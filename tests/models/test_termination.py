@@ -86,6 +86,24 @@ def test_gain_policy_decides_from_features_and_is_capped_to_loaded_stages():
     assert not make_policy("level", 4, m).uses_features
 
 
+def test_gain_policy_uses_the_model_of_the_video_codec_family():
+    import numpy as np
+
+    m = TerminationMap(
+        (4,) * 5,
+        epsilon_db=0.005,
+        gain_model=constant_gain_model((0.01, 0.05, 0.2, 0.3)),
+        codec_gain_models={"hevc": constant_gain_model((-0.01, -0.02, -0.02, -0.01))},
+    )
+    policy, features = make_policy("gain", 4, m), np.zeros((1, 8))
+    assert policy.stages(0.0, features, codec="hevc") == 0  # no exit predicted to gain
+    assert policy.stages(0.0, features, codec="libx265") == 0
+    assert policy.stages(0.0, features, codec="h264") == 4 and policy.stages(0.0, features) == 4  # pooled
+    broken = TerminationMap((4,) * 5, gain_model=m.gain_model, codec_gain_models={"hevc": {"mean": []}})
+    with pytest.raises(RayqeError, match="unreadable"):
+        make_policy("gain", 4, broken)
+
+
 def test_default_policy_follows_what_the_checkpoint_carries():
     from rayqe.models.termination import default_policy_name
 

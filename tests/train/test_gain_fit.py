@@ -52,6 +52,32 @@ def test_leave_one_clip_out_scores_both_policies_on_held_out_clips():
     assert leave_one_clip_out([w for w in ws if w.clip == "a"], build, 0.005, 1.0) == {}
 
 
+def test_a_model_per_family_separates_codecs_a_pooled_model_blurs():
+    """Same features, opposite gains per codec: only per-family models get both right, held out."""
+    from rayqe.train.gain_fit import fit_families
+
+    rng = np.random.default_rng(1)
+    ws = []
+    for clip in ("a", "b", "c"):
+        for codec, gain in (("libx264", 0.2), ("libx265", -0.05)):
+            for _ in range(12):
+                gains = np.r_[0.0, gain * np.arange(1, 5) / 4 + rng.normal(0, 0.003, 4)]
+                ws.append(WindowGains(1.0, 22, gains, codec, clip, rng.normal(size=len(FEATURE_NAMES))))
+    models = fit_families(ws, ridge=1.0)
+    assert set(models) == {"h264", "hevc"}  # encoder names folded to the stream's
+    probe = np.zeros((1, len(FEATURE_NAMES)))
+    assert models["hevc"].predict(probe)[0, 3] < -0.03 and models["h264"].predict(probe)[0, 3] > 0.15
+
+    def build(rest):
+        return mapping_from_gains(bin_gains(rest, 0.5), 4, 0.005, 0.5)
+
+    pooled = leave_one_clip_out(ws, build, 0.005, 1.0)
+    per_family = leave_one_clip_out(ws, build, 0.005, 1.0, by_family=True)
+    assert pooled["libx265_qp22"]["gain_stages"] > 3 and pooled["libx265_qp22"]["gain_db"] < -0.03
+    assert per_family["libx265_qp22"]["gain_stages"] == 0 and per_family["libx265_qp22"]["gain_db"] == 0.0
+    assert per_family["libx264_qp22"]["gain_stages"] == 4
+
+
 def test_exact_frames_never_reach_the_fits_as_infinities():
     from rayqe.train.calibrate import PSNR_CAP_DB, gains_over_input
 
