@@ -70,6 +70,13 @@ CV_TRAIN_PHOTOS = (
     "fruits", "home", "left", "left01", "messi5", "orange", "pca_test1", "smarties", "starry_night",
     "stuff", "sudoku",
 )  # fmt: skip
+# Real images no split used, added at stop 20 to grow the calibration split with soft content (the test
+# clips the per-codec tables cost most on, lxqt-fog and lxqt-drop, are soft scenes): val only, named
+# "val2-<stem>", one pan each from their own random stream after every other clip. Defocused and
+# motion-blurred photographs from opencv-doc's examples, and a painting from mate-backgrounds (its other
+# "abstract" images are renders).
+EXTRA_VAL_PREFIX = "val2-"
+EXTRA_VAL_PHOTOS = ("text_defocus", "text_motion", "licenseplate_motion", "Elephants")
 # Flat copies of the training photos: blurred (Gaussian sigma in photo pixels) and contrast scaled around the
 # mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: an enhancer
 # trained without them applied the same correction at QP 22 and 42 on flat held-out pans and lost 0.6-0.7 dB
@@ -172,6 +179,8 @@ def video_clips(path: Path, name: str, downscale: int, segments: int) -> Iterato
 def split_of(name: str) -> str:
     if name.startswith(CV_TRAIN_PREFIX):
         return "train"
+    if name.startswith(EXTRA_VAL_PREFIX):
+        return "val"
     if name.startswith(CV_PREFIX):
         return "val"
     if name.startswith(HOLDOUT_PREFIX):
@@ -194,6 +203,9 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
         photos.setdefault(p.parts[-4], p)  # first (largest-named) size of each wallpaper
     for p in sorted((root / "usr/share/backgrounds/mate/nature").glob("*.jpg")):
         photos[p.stem] = p
+    for p in sorted((root / "usr/share/backgrounds/mate/abstract").glob("*.jpg")):
+        if p.stem in EXTRA_VAL_PHOTOS:  # not the resized copies (Elephants_3840x2160, ...)
+            photos[EXTRA_VAL_PREFIX + p.stem] = p
     for p in sorted((root / "skimage/data").glob("*")):
         if p.stem in SKIMAGE_PHOTOS:
             photos[p.stem] = p
@@ -205,7 +217,11 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     for p in sorted((root / "usr/share/lxqt/wallpapers").glob("*")):
         if any(p.stem in names for names in HOLDOUT_PHOTOS.values()):
             photos[HOLDOUT_PREFIX + p.stem] = p
-    cv_groups = ((CV_PREFIX, CV_PHOTOS), (CV_TRAIN_PREFIX, CV_TRAIN_PHOTOS))
+    cv_groups = (
+        (CV_PREFIX, CV_PHOTOS),
+        (CV_TRAIN_PREFIX, CV_TRAIN_PHOTOS),
+        (EXTRA_VAL_PREFIX, EXTRA_VAL_PHOTOS),
+    )
     for p in sorted((root / "usr/share/doc/opencv-doc/examples/data").glob("*")):
         if p.suffix.lower() not in (".jpg", ".png"):
             continue
@@ -252,6 +268,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     holdout_rng = np.random.default_rng(seed + 2)
     cv_rng = np.random.default_rng(seed + 3)
     cv_train_rng = np.random.default_rng(seed + 4)
+    extra_val_rng = np.random.default_rng(seed + 5)
     photos, videos = find_inputs(downloads)
     manifest = []
 
@@ -273,8 +290,9 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     holdout = {n: p for n, p in photos.items() if n.startswith(HOLDOUT_PREFIX)}
     extra_val = {n: p for n, p in photos.items() if n.startswith(CV_PREFIX)}
     extra_train = {n: p for n, p in photos.items() if n.startswith(CV_TRAIN_PREFIX)}
+    more_val = {n: p for n, p in photos.items() if n.startswith(EXTRA_VAL_PREFIX)}
     for name, path in sorted(photos.items()):
-        if name in holdout or name in extra_val or name in extra_train:
+        if name in holdout or name in extra_val or name in extra_train or name in more_val:
             continue
         photo = load_photo(path, max_side=1600)
         fit_hw = _pan_size(photo)
@@ -297,6 +315,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     pan_group(holdout, holdout_rng, 1)
     pan_group(extra_val, cv_rng, 1)
     pan_group(extra_train, cv_train_rng, 2)
+    pan_group(more_val, extra_val_rng, 1)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -105,3 +105,23 @@ def test_opencv_training_photographs_train_and_never_overlap_held_out_views(tmp_
         CV_TRAIN_PREFIX + "baboon": data / "baboon.jpg",
         CV_PREFIX + "graf1": data / "graf1.png",
     }
+
+
+def test_extra_val_photographs_are_calibration_clips_only(tmp_path: Path):
+    from rayqe.train.sources import EXTRA_VAL_PREFIX
+
+    assert split_of("val2-text_defocus_pan0") == "val" and split_of("val2-Elephants_pan0") == "val"
+    data = tmp_path / "extracted/usr/share/doc/opencv-doc/examples/data"
+    mate = tmp_path / "extracted/usr/share/backgrounds/mate/abstract"
+    files = {data: ("text_defocus.jpg", "text_motion.jpg"), mate: ("Elephants.jpg", "Flow.png")}
+    for folder, names in files.items():
+        folder.mkdir(parents=True)
+        for name in names:
+            (folder / name).write_bytes(b"")
+    (mate / "Elephants_3840x2160.jpg").write_bytes(b"")  # a resized copy: not a second clip
+    photos, _ = find_inputs(tmp_path)
+    assert photos == {
+        EXTRA_VAL_PREFIX + "text_defocus": data / "text_defocus.jpg",
+        EXTRA_VAL_PREFIX + "text_motion": data / "text_motion.jpg",
+        EXTRA_VAL_PREFIX + "Elephants": mate / "Elephants.jpg",
+    }
