@@ -279,7 +279,12 @@ def calibrate(
         drl_state=blob["drl"],
         enhancer_state=blob["enhancer"],
         termination=mapping if blob["kind"] == "drl" else None,  # the baseline never terminates early
-        provenance={**blob["provenance"], "calibrated_on": "val split", "epsilon_db": epsilon_db},
+        provenance={
+            **blob["provenance"],
+            "calibrated_on": "val split",
+            "calibration_clips": sorted({w.clip for w in windows}),  # what the tables were measured on
+            "epsilon_db": epsilon_db,
+        },
         training_state=None,  # shipped weights carry no optimiser state (size)
     )
     return mapping

@@ -93,6 +93,9 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     assert mapping.gain_model is not None
     assert mapping.calibration["leave_one_clip_out"] == {}  # one val clip: nothing to hold out
     assert mapping.epsilon_db == 0.005 and mapping.calibration["epsilon_sweep"] == []  # nor to sweep on
+    assert {"hevc", "h264", "hevc@10", "h264@10", "@10"} <= set(mapping.codec_stages)  # per-codec default
+    val_clips = sorted(p.stem for p in (tiny_data / "pristine" / "val").glob("*.mkv"))
+    assert val_clips and load_checkpoint(shipped)["provenance"]["calibration_clips"] == val_clips
     restorer = Restorer.load(shipped)
     assert restorer.policy.name == "level" and load_checkpoint(shipped)["training_state"] is None
     assert Restorer.load(shipped, policy="gain").policy.name == "gain"
