@@ -20,7 +20,8 @@ class RunSummary:
     frames_out: int = 0
     wall_s: float = 0.0
     chunks_by_pool: dict[str, int] = field(default_factory=dict)
-    stages_by_level: dict[int, dict[int, int]] = field(default_factory=dict)  # level -> stages -> chunks
+    # (input codec, level to the nearest half: the termination tables' bins) -> stages run -> chunks
+    stages_by_level: dict[tuple[str, float], dict[int, int]] = field(default_factory=dict)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (video_uri, one-line reason)
 
     @property
@@ -48,10 +49,11 @@ def summarize(
             summary.videos_failed += 1
             summary.errors.append((video[S.VIDEO_URI], video.get(S.ERROR) or "failed"))
     summary.chunks_by_pool = dict(Counter(c[S.POOL] for c in chunks if c[S.STATUS] == S.STATUS_OK))
-    by_level: dict[int, Counter] = {}
+    by_level: dict[tuple[str, float], Counter] = {}
     for chunk in chunks:
         if chunk[S.STATUS] == S.STATUS_OK and chunk.get(S.LEVEL_EST) is not None:
-            by_level.setdefault(round(chunk[S.LEVEL_EST]), Counter())[chunk[S.STAGES_RUN]] += 1
+            key = (chunk.get(S.CODEC_IN) or "?", round(2 * chunk[S.LEVEL_EST]) / 2)
+            by_level.setdefault(key, Counter())[chunk[S.STAGES_RUN]] += 1
     summary.stages_by_level = {lvl: dict(sorted(c.items())) for lvl, c in sorted(by_level.items())}
     return summary
 
@@ -63,10 +65,9 @@ def format_summary(s: RunSummary) -> str:
         f"frames: {s.frames_out} in {s.wall_s:.1f} s = {s.frames_per_s:.1f} frames/s",
         "chunks by pool: " + (", ".join(f"{p} {n}" for p, n in sorted(s.chunks_by_pool.items())) or "none"),
     ]
-    for level, stages in s.stages_by_level.items():
-        lines.append(
-            f"  level {level}: " + ", ".join(f"{n} chunks x {st} stages" for st, n in stages.items())
-        )
+    for (codec, level), stages in s.stages_by_level.items():
+        counts = ", ".join(f"{n} chunks x {st} stages" for st, n in stages.items())
+        lines.append(f"  {codec} level {level:g}: {counts}")
     lines += [f"outputs: {s.dst}", f"stats:   {s.stats_uri}"]
     lines += [f"FAILED {uri}: {err}" for uri, err in s.errors]
     return "\n".join(lines)

@@ -11,8 +11,9 @@ from rayqe.pipeline.summary import format_summary, summarize
 
 def test_summary_counts_outcomes_and_stages_by_level():
     chunks = [
-        {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_LIGHT, S.LEVEL_EST: 0.2, S.STAGES_RUN: 1},
-        {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_LIGHT, S.LEVEL_EST: 0.4, S.STAGES_RUN: 1},
+        {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_LIGHT, S.LEVEL_EST: 0.2, S.STAGES_RUN: 1, S.CODEC_IN: "h264"},
+        {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_LIGHT, S.LEVEL_EST: 0.1, S.STAGES_RUN: 1, S.CODEC_IN: "h264"},
+        {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_LIGHT, S.LEVEL_EST: 0.1, S.STAGES_RUN: 0, S.CODEC_IN: "hevc"},
         {S.STATUS: S.STATUS_OK, S.POOL: S.POOL_FULL, S.LEVEL_EST: 3.1, S.STAGES_RUN: 4},
         {S.STATUS: S.STATUS_ERROR, S.POOL: S.POOL_FULL, S.LEVEL_EST: None, S.STAGES_RUN: None},
     ]
@@ -24,11 +25,13 @@ def test_summary_counts_outcomes_and_stages_by_level():
     s = summarize("r", "out", "out/_stats/run_id=r", chunks, videos, wall_s=4.0)
     assert (s.videos_ok, s.videos_skipped, s.videos_failed, s.frames_out) == (1, 1, 1, 20)
     assert s.frames_per_s == 5.0
-    assert s.chunks_by_pool == {S.POOL_LIGHT: 2, S.POOL_FULL: 1}
-    assert s.stages_by_level == {0: {1: 2}, 3: {4: 1}}
+    assert s.chunks_by_pool == {S.POOL_LIGHT: 3, S.POOL_FULL: 1}
+    # per codec (the tables differ by codec family) and half level (the tables' bins)
+    assert s.stages_by_level == {("h264", 0.0): {1: 2}, ("hevc", 0.0): {0: 1}, ("?", 3.0): {4: 1}}
     text = format_summary(s)
     assert "1 enhanced, 1 already done, 1 failed" in text and "FAILED c: c: truncated" in text
-    assert "level 0: 2 chunks x 1 stages" in text and "out/_stats/run_id=r" in text
+    assert "h264 level 0: 2 chunks x 1 stages" in text and "hevc level 0: 1 chunks x 0 stages" in text
+    assert "out/_stats/run_id=r" in text
 
 
 def test_progress_is_silent_unless_enabled():
