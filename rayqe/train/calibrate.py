@@ -42,10 +42,10 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.gain import DEFAULT_RIDGE, window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
-from rayqe.models.termination import DEEP_BITS, TerminationMap, codec_family, level_bin, table_key
+from rayqe.models.termination import DEEP_BITS, TerminationMap, level_bin, table_key
 from rayqe.train.data import level_of, load_split
 from rayqe.train.epsilon import sweep_epsilon
-from rayqe.train.gain_fit import fit_families, fit_windows, leave_one_clip_out
+from rayqe.train.gain_fit import fit_families, fit_windows, leave_one_clip_out, windows_by_family
 from rayqe.video.frames import YuvFrame
 
 # Frames per validation clip and variant: every 4th frame of 32 covers the GOP without the full cost.
@@ -187,8 +187,7 @@ def per_codec_mapping(
     alone (`codec_stages`); each family's per-bin measurements go in calibration['per_codec']."""
     pooled = mapping_from_gains(bin_gains(windows, bin_width), num_stages, epsilon_db, bin_width)
     tables, measured = {}, {}
-    for family in sorted({codec_family(w.codec) for w in windows} - {""}):
-        mine = [w for w in windows if codec_family(w.codec) == family]
+    for family, mine in windows_by_family(windows).items():
         own = mapping_from_gains(bin_gains(mine, bin_width), num_stages, epsilon_db, bin_width)
         tables[family], measured[family] = own.level_stages, own.calibration["per_level"]
     calibration = {**pooled.calibration, "per_codec": measured}

@@ -27,10 +27,19 @@ def fit_windows(windows: Sequence[WindowGains], ridge: float) -> GainModel:
     return fit_gain_model(feats, gains, ridge)
 
 
+def windows_by_family(windows: Sequence[WindowGains]) -> dict[str, list[WindowGains]]:
+    """The windows of each known codec family (termination.codec_family), families sorted; windows of an
+    unknown codec belong to none (they only count in pooled fits)."""
+    groups: dict[str, list[WindowGains]] = {}
+    for w in windows:
+        if family := codec_family(w.codec):
+            groups.setdefault(family, []).append(w)
+    return dict(sorted(groups.items()))
+
+
 def fit_families(windows: Sequence[WindowGains], ridge: float) -> dict[str, GainModel]:
     """One gain model per codec family, each fitted on that family's windows alone (`per-codec` rule)."""
-    families = sorted({codec_family(w.codec) for w in windows} - {""})
-    return {f: fit_windows([w for w in windows if codec_family(w.codec) == f], ridge) for f in families}
+    return {family: fit_windows(mine, ridge) for family, mine in windows_by_family(windows).items()}
 
 
 def leave_one_clip_out(
