@@ -101,6 +101,7 @@ def test_bench_job_measures_every_figure(ray_head, tiny_weights, tmp_path):
     routing = result["routing"]
     assert routing["on"]["wall_s"] > 0 and routing["off"]["wall_s"] > 0 and routing["off_over_on_wall"] > 0
     assert set(routing["off"]["chunks_by_pool"]) == {S.POOL_FULL}  # off: one pool
+    assert result["warmup"]["videos"] == 1 and 0 < result["warmup"]["frames"] <= 8  # warm-up, apart
     memory = {row["scale"]: row for row in result["memory"]}
     assert sorted(memory) == [1, 2] and (memory[1]["videos"], memory[2]["videos"]) == (2, 4)
     for row in memory.values():
