@@ -13,7 +13,6 @@ become hours and money is report_accounting.py's job; the report states each rul
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,6 +20,7 @@ import pyarrow as pa
 
 from rayqe import storage
 from rayqe.errors import RayqeError
+from rayqe.models.termination import nearest_bin_level
 from rayqe.pipeline import stats as S
 from rayqe.report_accounting import (
     SECONDS_PER_HOUR,
@@ -126,13 +126,20 @@ class PoolStats:
         return self.video_s / self.busy_ok_s if self.busy_ok_s else None
 
 
+MAX_STAGES_GIVEN = "given"  # --max-stages
+MAX_STAGES_MODEL = "model"  # the stats' stages_total: the model's own stage count
+MAX_STAGES_OBSERVED = "observed"  # stats from before stages_total: the most stages any chunk ran
+
+
 @dataclass(frozen=True)
 class Termination:
-    """Stages run per estimated level; `rows` are (level bin or None, stages_run, chunks, frames)."""
+    """Stages run per input codec and estimated level; `rows` are (codec or None, level bin or None,
+    stages_run, chunks, frames): the keys the termination tables are looked up by (one table per codec
+    family, bins of half a level), so each row is one table cell and one level never mixes two tables."""
 
     max_stages: int
-    max_stages_observed: bool
-    rows: list[tuple[int | None, int, int, int]]
+    max_stages_source: str  # MAX_STAGES_GIVEN | MAX_STAGES_MODEL | MAX_STAGES_OBSERVED
+    rows: list[tuple[str | None, float | None, int, int, int]]
     stage_frames_run: int
     stage_frames_full: int
 
@@ -308,33 +315,48 @@ def _pool(chunks, ok, work, in_pool, video_s, name) -> PoolStats:
     )
 
 
-def level_bin(level: float | None) -> int | None:
-    """The histogram bin of a soft level estimate: the nearest whole level (halves round up)."""
-    return None if level is None else math.floor(level + 0.5)
+def level_bin(level: float | None) -> float | None:
+    """The histogram bin of a soft level estimate: the nearest half level, as the termination tables and
+    the run summary bin it."""
+    return None if level is None else nearest_bin_level(level)
 
 
 def _termination(chunks: pa.Table, ok: np.ndarray, max_stages: int | None) -> Termination | None:
-    """Histogram of stages run by (binned) level over ok chunks, and stage-frames run vs all stages."""
+    """Histogram of stages run by input codec and (binned) level over ok chunks, and stage-frames run vs
+    all stages: `max_stages` when given, else the model's stage count the chunks recorded (stages_total),
+    else (stats from before that column) the most stages any chunk ran. Stats written before the codec
+    column existed read as codec None."""
     stages = chunks.column(S.STAGES_RUN).to_pylist()
     seen = [s for s in stages + chunks.column(S.STAGES_PLANNED).to_pylist() if s is not None]
-    if max_stages is None and not seen:
+    totals = [s for s in chunks.column(S.STAGES_TOTAL).to_pylist() if s is not None]
+    if max_stages is not None:
+        full, source = max_stages, MAX_STAGES_GIVEN
+    elif totals:
+        full, source = max(totals + seen), MAX_STAGES_MODEL
+    elif seen:
+        full, source = max(seen), MAX_STAGES_OBSERVED
+    else:
         return None
-    full = max_stages if max_stages is not None else max(seen)
     levels, frames, fed = (
         chunks.column(S.LEVEL_EST).to_pylist(),
         _num(chunks, S.FRAME_COUNT),
         model_frames(chunks),
     )
-    counts: dict[tuple[int | None, int], list[int]] = {}
+    codecs = (
+        chunks.column(S.CODEC_IN).to_pylist() if S.CODEC_IN in chunks.column_names else [None] * len(levels)
+    )
+    counts: dict[tuple[str | None, float | None, int], list[int]] = {}
     run = total = 0
     for i in np.flatnonzero(ok):
         if stages[i] is None:
             continue
-        cell = counts.setdefault((level_bin(levels[i]), stages[i]), [0, 0])
+        cell = counts.setdefault((codecs[i], level_bin(levels[i]), stages[i]), [0, 0])
         cell[0], cell[1] = cell[0] + 1, cell[1] + int(frames[i])
         run, total = run + stages[i] * int(fed[i]), total + full * int(fed[i])
     rows = [
-        (lv, st, n, f)
-        for (lv, st), (n, f) in sorted(counts.items(), key=lambda kv: (kv[0][0] is None, kv[0]))
+        (codec, lv, st, n, f)
+        for (codec, lv, st), (n, f) in sorted(
+            counts.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or "", kv[0][1] is None, kv[0][1:])
+        )
     ]
-    return Termination(full, max_stages is None, rows, run, total)
+    return Termination(full, source, rows, run, total)

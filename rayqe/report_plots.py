@@ -56,18 +56,20 @@ def time_split(data: ReportData) -> bytes:
 
 
 def stages_by_level(term: Termination) -> bytes:
-    """Grouped bars: chunks per stages-run count, one group per estimated level."""
+    """Grouped bars: chunks per stages-run count, one group per input codec and estimated level (the
+    rows' order: codec, then level)."""
     fig = _figure()
     ax = fig.add_subplot()
-    levels = sorted({lv for lv, *_ in term.rows}, key=lambda lv: (lv is None, lv or 0))
-    stage_counts = sorted({st for _, st, *_ in term.rows})
+    groups = list(dict.fromkeys((codec, lv) for codec, lv, *_ in term.rows))
+    stage_counts = sorted({st for _, _, st, *_ in term.rows})
     width = 0.8 / max(len(stage_counts), 1)
     for j, st in enumerate(stage_counts):
-        heights = [sum(n for lv, s, n, _ in term.rows if lv == level and s == st) for level in levels]
-        xs = [i + (j - (len(stage_counts) - 1) / 2) * width for i in range(len(levels))]
+        heights = [sum(n for c, lv, s, n, _ in term.rows if (c, lv) == g and s == st) for g in groups]
+        xs = [i + (j - (len(stage_counts) - 1) / 2) * width for i in range(len(groups))]
         ax.bar(xs, heights, width=width, label=f"{st} stage{'s' if st != 1 else ''}")
-    ax.set_xticks(range(len(levels)), ["unknown" if lv is None else str(lv) for lv in levels])
-    ax.set_xlabel("estimated degradation level")
+    labels = [f"{codec or '?'}\n{'?' if lv is None else format(lv, 'g')}" for codec, lv in groups]
+    ax.set_xticks(range(len(groups)), labels, fontsize="small")
+    ax.set_xlabel("input codec and estimated degradation level")
     ax.set_ylabel("chunks")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"Stages run by level (all {term.max_stages} = no termination)")

@@ -10,7 +10,13 @@ import html
 from dataclasses import dataclass
 
 from rayqe import storage
-from rayqe.report import SECONDS_PER_HOUR, ReportData
+from rayqe.report import (
+    MAX_STAGES_GIVEN,
+    MAX_STAGES_MODEL,
+    MAX_STAGES_OBSERVED,
+    SECONDS_PER_HOUR,
+    ReportData,
+)
 
 PLOTS_DIR = "plots"
 MD_NAME, HTML_NAME = "report.md", "report.html"
@@ -137,17 +143,18 @@ def blocks(data: ReportData, plot_names: set[str]) -> list[Block]:
     if t is None:
         out.append(Block("p", "No chunk recorded its stages."))
     else:
-        source = (
-            "the most stages seen in these stats (pass --max-stages to set it)"
-            if t.max_stages_observed
-            else "given with --max-stages"
-        )
+        source = {
+            MAX_STAGES_GIVEN: "given with --max-stages",
+            MAX_STAGES_MODEL: "the model's stage count, recorded with each chunk",
+            MAX_STAGES_OBSERVED: "the most stages seen in these stats, which predate the model's stage "
+            "count column (pass --max-stages to set it)",
+        }[t.max_stages_source]
         out += [
             _table(
-                ["level (nearest)", "stages run", "chunks", "frames"],
+                ["input codec", "level (nearest half)", "stages run", "chunks", "frames"],
                 [
-                    ["unknown" if lv is None else str(lv), str(st), str(n), f"{f:,}"]
-                    for lv, st, n, f in t.rows
+                    [codec or "unknown", "unknown" if lv is None else f"{lv:g}", str(st), str(n), f"{f:,}"]
+                    for codec, lv, st, n, f in t.rows
                 ],
             ),
             Block("img", "stages_by_level"),

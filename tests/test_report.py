@@ -18,8 +18,17 @@ import pytest
 
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
-from rayqe.report import Prices, ReportConfig, compute_report, run_report
+from rayqe.report import (
+    MAX_STAGES_GIVEN,
+    MAX_STAGES_MODEL,
+    MAX_STAGES_OBSERVED,
+    Prices,
+    ReportConfig,
+    compute_report,
+    run_report,
+)
 from rayqe.report_failures import error_cause
+from rayqe.report_render import blocks, to_markdown
 
 FPS = 25.0
 MAX_STAGES = 4
@@ -84,14 +93,27 @@ def _video(run, video, frames, *, t, status="ok", error=None):
 def stats_dir(tmp_path):
     """Two runs written as Parquet parts the way the pipeline writes them."""
     r1, r2 = "20260101T000000Z-aaaaaa", "20260101T010000Z-bbbbbb"
-    light = dict(pool="light", level=0.3, stages=1, gpus=0.25)  # soft levels, as the classifier gives
-    full = dict(pool="full", level=2.4, stages=4, gpus=1.0)
+    # soft levels, as the classifier gives; the input codec as the probe names it (None: stats from before
+    # the codec column, read back as null)
+    light = dict(pool="light", level=0.3, stages=1, gpus=0.25, codec_in="hevc")
+    full = dict(pool="full", level=2.4, stages=4, gpus=1.0, codec_in="h264")
     chunks1 = [
         _chunk(r1, "calm", 0, t=T0, **light),
         _chunk(r1, "calm", 1, t=T0 + 1, **light),
         _chunk(r1, "busy", 0, t=T0 + 2, **full),
-        _chunk(r1, "busy", 1, t=T0 + 3, pool="full", level=0.5, stages=3, gpus=1.0),  # bin 1: halves round up
-        _chunk(r1, "mixed", 0, t=T0 + 4, **light, actor_num_gpus=None, actor_num_cpus=None, device="cpu"),
+        _chunk(
+            r1, "busy", 1, t=T0 + 3, pool="full", level=0.75, stages=3, gpus=1.0, codec_in="h264"
+        ),  # bin 1: quarters round up
+        _chunk(
+            r1,
+            "mixed",
+            0,
+            t=T0 + 4,
+            **{**light, "codec_in": None},
+            actor_num_gpus=None,
+            actor_num_cpus=None,
+            device="cpu",
+        ),
         _chunk(
             r1,
             "mixed",
@@ -216,23 +238,49 @@ def test_termination_histogram_and_saving(stats_dir):
     data = compute_report(chunks, videos, PRICES)
     term = data.termination
     ok = [r for r in rows if r["status"] == "ok" and r["stages_run"] is not None]
-    assert term.max_stages == MAX_STAGES and term.max_stages_observed
+    # these stats predate stages_total: full = the most stages any chunk ran
+    assert term.max_stages == MAX_STAGES and term.max_stages_source == MAX_STAGES_OBSERVED
     expected: dict = {}
     for r in ok:
-        cell = expected.setdefault((math.floor(r["level_est"] + 0.5), r["stages_run"]), [0, 0])
+        key = (r["codec_in"], math.floor(2 * r["level_est"] + 0.5) / 2, r["stages_run"])
+        cell = expected.setdefault(key, [0, 0])
         cell[0] += 1
         cell[1] += r["frame_count"]
     assert (
-        {(lv, st): [n, f] for lv, st, n, f in term.rows}
+        {(codec, lv, st): [n, f] for codec, lv, st, n, f in term.rows}
         == expected
-        == {(0, 1): [3, 96], (1, 3): [1, 32], (2, 4): [3, 80]}
+        == {
+            ("hevc", 0.5, 1): [2, 64],
+            (None, 0.5, 1): [1, 32],
+            ("h264", 1.0, 3): [1, 32],
+            ("h264", 2.5, 4): [3, 80],
+        }
     )
+    assert [row[0] for row in term.rows] == ["h264", "h264", "hevc", None]  # by codec, unknown last
     assert term.stage_frames_run == sum(r["stages_run"] * _fed(r) for r in ok)
     assert term.stage_frames_full == sum(MAX_STAGES * _fed(r) for r in ok)
     assert 0.0 < term.saved_fraction < 1.0
     given = compute_report(chunks, videos, PRICES, max_stages=8).termination
-    assert not given.max_stages_observed
+    assert given.max_stages_source == MAX_STAGES_GIVEN
     assert given.saved_fraction == pytest.approx(1 - term.stage_frames_run / sum(8 * _fed(r) for r in ok))
+
+
+def test_full_cost_is_the_models_stage_count_when_recorded(tmp_path):
+    """A model of 6 stages whose chunks ran at most 2: the saving is against 6 (stages_total), not 2."""
+    run = "20260101T000000Z-cccccc"
+    chunks = [
+        _chunk(run, "v", i, t=T0 + i, pool="light", level=lv, stages=st, gpus=0.25, stages_total=6)
+        for i, (lv, st) in enumerate([(0.1, 0), (1.2, 2)])
+    ]
+    S.write_stats(str(tmp_path), run, chunks, [_video(run, "v", 64, t=T0)])
+    loaded, videos = S.read_stats(str(tmp_path))
+    term = compute_report(loaded, videos, PRICES).termination
+    assert (term.max_stages, term.max_stages_source) == (6, MAX_STAGES_MODEL)
+    fed = sum(_fed(r) for r in loaded.to_pylist())
+    assert term.stage_frames_full == 6 * fed
+    assert term.saved_fraction == pytest.approx(1 - 2 * (32 + 6) / (6 * fed))
+    text = to_markdown(blocks(compute_report(loaded, videos, PRICES), set()))
+    assert "Full = 6 stages: the model's stage count" in text
 
 
 def test_what_if_scenarios_use_the_full_pools_rates(stats_dir):

@@ -34,6 +34,12 @@ from rayqe.errors import RayqeError
 from rayqe.models.gain import GainModel, stages_from_gains
 
 
+def nearest_bin_level(level: float, bin_width: float = 0.5) -> float:
+    """The level at the centre of a soft estimate's bin, unclamped (what run summaries and reports group
+    chunks by): the binning of `level_bin`, so a group is one cell of the termination table."""
+    return math.floor(level / bin_width + 0.5) * bin_width
+
+
 @dataclass(frozen=True)
 class TerminationMap:
     """Stages to run per bin of the soft level (bin i centres on level i * bin_width; level k of the

@@ -1,9 +1,9 @@
 """Step 3: estimate each chunk's degradation level from a few decoded frames, and plan its stage count.
 
 Reads: video_uri, codec_in, bit_depth, output_bit_depth, frame_start, frame_count, status (the codec and the
-output depth pick the termination table). Writes: level_est, qp_est, stages_planned, pool, classify_s (and
-status/error when the frames cannot be decoded). 1:1, small rows in and out: decoding three frames per chunk
-is what lets routing happen before the full decode (see route.py).
+output depth pick the termination table). Writes: level_est, qp_est, stages_planned, stages_total (the
+model's stage count), pool, classify_s (and status/error when the frames cannot be decoded). 1:1, small rows
+in and out: decoding three frames per chunk is what lets routing happen before the full decode (route.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from rayqe.pipeline.rows import map_rows
 log = logging.getLogger(__name__)
 
 
-WRITES = (S.LEVEL_EST, S.QP_EST, S.STAGES_PLANNED, S.POOL, S.CLASSIFY_S)
+WRITES = (S.LEVEL_EST, S.QP_EST, S.STAGES_PLANNED, S.STAGES_TOTAL, S.POOL, S.CLASSIFY_S)
 
 
 def sample_range(frame_start: int, frame_count: int, classify_frames: int) -> tuple[int, int]:
@@ -60,6 +60,7 @@ def make_classify_fn(config: EnhanceConfig, model: Any) -> Callable[[dict], dict
                     S.LEVEL_EST: float(estimate.level),
                     S.QP_EST: float(estimate.qp_est),
                     S.STAGES_PLANNED: stages,
+                    S.STAGES_TOTAL: int(model.num_stages),
                     S.POOL: pool_for(stages, config.light_max_stages),
                 }
             )

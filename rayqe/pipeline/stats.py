@@ -47,6 +47,7 @@ LEVEL_EST = "level_est"  # soft degradation level (float index into the model's 
 QP_EST = "qp_est"
 STAGES_PLANNED = "stages_planned"
 STAGES_RUN = "stages_run"
+STAGES_TOTAL = "stages_total"  # stages the model has: what the chunk costs without termination
 POOL = "pool"
 DECODE_S = "decode_s"
 CLASSIFY_S = "classify_s"
@@ -101,6 +102,7 @@ CHUNK_SCHEMA = pa.schema(
         pa.field(QP_EST, pa.float32()),
         pa.field(STAGES_PLANNED, pa.int32()),
         pa.field(STAGES_RUN, pa.int32()),
+        pa.field(STAGES_TOTAL, pa.int32()),
         pa.field(POOL, pa.string()),
         pa.field(DECODE_S, pa.float64()),
         pa.field(CLASSIFY_S, pa.float64()),
@@ -164,6 +166,7 @@ COLUMN_DOCS = {
     QP_EST: "QP the degradation estimator regressed",
     STAGES_PLANNED: "stages the termination policy chose from the DRL estimate",
     STAGES_RUN: "stages actually run",
+    STAGES_TOTAL: "stages the model has (all of them run without termination)",
     POOL: "actor pool: light (loads few stages) or full",
     DECODE_S: "seconds decoding the window (and fetching the input)",
     CLASSIFY_S: "seconds decoding sample frames and estimating the level",

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rayqe.models.termination import nearest_bin_level
 from rayqe.pipeline import stats as S
 
 
@@ -52,7 +53,7 @@ def summarize(
     by_level: dict[tuple[str, float], Counter] = {}
     for chunk in chunks:
         if chunk[S.STATUS] == S.STATUS_OK and chunk.get(S.LEVEL_EST) is not None:
-            key = (chunk.get(S.CODEC_IN) or "?", round(2 * chunk[S.LEVEL_EST]) / 2)
+            key = (chunk.get(S.CODEC_IN) or "?", nearest_bin_level(chunk[S.LEVEL_EST]))
             by_level.setdefault(key, Counter())[chunk[S.STAGES_RUN]] += 1
     summary.stages_by_level = {lvl: dict(sorted(c.items())) for lvl, c in sorted(by_level.items())}
     return summary

@@ -31,6 +31,8 @@ def test_low_qp_goes_light_high_qp_goes_full(clip_dir, tmp_path):
     assert (light[S.STAGES_PLANNED], light[S.POOL]) == (1, S.POOL_LIGHT)
     assert (heavy[S.STAGES_PLANNED], heavy[S.POOL]) == (4, S.POOL_FULL)
     assert heavy[S.LEVEL_EST] > light[S.LEVEL_EST] and light[S.CLASSIFY_S] > 0
+    # every chunk records what it would have cost without termination: the model's own stage count
+    assert light[S.STAGES_TOTAL] == heavy[S.STAGES_TOTAL] == FakeRestorer.num_stages
 
 
 def test_routing_off_sends_everything_full(clip_dir, tmp_path):
