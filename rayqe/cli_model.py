@@ -74,6 +74,11 @@ def train_command(
         "--consistency-weight",
         help="Also run each batch flipped/transposed and charge the two passes' disagreement (2x compute).",
     ),
+    drl_lr_scale: float = typer.Option(
+        0.0,
+        "--drl-lr-scale",
+        help="> 0: tune the DRL encoder too, at this fraction of --lr, its level losses kept; 0: frozen.",
+    ),
     init_from: str | None = typer.Option(
         None,
         "--init-from",
@@ -84,7 +89,8 @@ def train_command(
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
 ) -> None:
-    """Phase 2: train the staged enhancer on the frozen encoder with Ray Train (resumable)."""
+    """Phase 2: train the staged enhancer on the pretrained encoder (frozen, or lightly tuned with
+    --drl-lr-scale) with Ray Train (resumable)."""
     from rayqe.train.loop import run_training
 
     cfg = _train_config(
@@ -104,6 +110,7 @@ def train_command(
         luma_harm=luma_harm,
         harm_bits=harm_bits,
         consistency_weight=consistency_weight,
+        drl_lr_scale=drl_lr_scale,
         init_from=init_from,
         threads=threads,
         num_workers=workers,

@@ -117,9 +117,10 @@ class PatchSampler:
         return y0, x0
 
     def windows(self, batch: int, patch: int, radius: int) -> dict[str, torch.Tensor]:
-        """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,)."""
+        """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,),
+        qp (B,)."""
         patch = min(patch, self.max_patch)
-        wins, targets, levels = [], [], []
+        wins, targets, levels, qps = [], [], [], []
         for _ in range(batch):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]
             keys = list(pair.variants)
@@ -141,7 +142,13 @@ class PatchSampler:
             wins.append(pack_planes(*planes[:3]))
             targets.append(pack_planes(planes[3][None], planes[4][None], planes[5][None])[0])
             levels.append(level_of(qp))
-        return {"window": torch.stack(wins), "target": torch.stack(targets), "level": torch.tensor(levels)}
+            qps.append(qp)
+        return {
+            "window": torch.stack(wins),
+            "target": torch.stack(targets),
+            "level": torch.tensor(levels),
+            "qp": torch.tensor(qps, dtype=torch.float32),
+        }
 
     def degradation_crops(self, locations: int, per_location: int, patch: int) -> dict[str, torch.Tensor]:
         """DRL batch: `locations` random (clip, frame, crop) each seen under `per_location` random

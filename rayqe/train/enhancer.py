@@ -1,4 +1,5 @@
-"""Phase 2: train the staged enhancer with every exit supervised, the DRL encoder frozen.
+"""Phase 2: train the staged enhancer with every exit supervised, the DRL encoder frozen (or, with
+`drl_lr_scale` > 0, lightly tuned along with it, its level losses kept as an anchor).
 
 Validation ΔPSNR per QP and per exit is logged every `val_minutes` on the val split (centre crops), which is
 what the termination calibration later measures in full.
@@ -26,6 +27,7 @@ from rayqe.train.losses import (
     ExitLoss,
     consistency_loss,
     deep_supervision_loss,
+    level_anchor_loss,
     quantise_ste,
     weighted_mean,
 )
@@ -98,38 +100,48 @@ def step_loss(
     how: ExitLoss,
     consistency_weight: float = 0.0,
     ops: tuple[str, ...] = (),
+    tune_drl: bool = False,
+    full_anchor: bool = True,
 ) -> tuple[torch.Tensor, list[float], float]:
     """One batch's loss: every exit supervised (deep_supervision_loss). With `consistency_weight` > 0 the
     batch also runs flipped/transposed by `ops` (supervised the same way, the two halves averaged) and the
     two passes' disagreement is charged (losses.consistency_loss): the single pass learns what `--ensemble`
-    buys. Returns (loss, per-exit -ΔPSNR for the log, consistency term in dB; 0 without it)."""
+    buys. With `tune_drl` the encoder's maps get the enhancer's gradient and the batch's level labels
+    anchor its level estimate (losses.level_anchor_loss; `full_anchor` False: the baseline's CE only).
+    Returns (loss, per-exit -ΔPSNR for the log, consistency term in dB; 0 without it)."""
     win, tgt = batch["window"], batch["target"]
-    with torch.no_grad():
+    with torch.set_grad_enabled(tune_drl and torch.is_grad_enabled()):
         drl_out = drl(win[:, radius])
+    anchor = level_anchor_loss(drl_out, batch["level"], batch["qp"], full_anchor) if tune_drl else 0.0
     exits = model(win, drl_out)
     loss, per_exit = deep_supervision_loss(exits, win[:, radius], tgt, how)
     if consistency_weight <= 0:
-        return loss, per_exit, 0.0
+        return loss + anchor, per_exit, 0.0
     if not ops:
         raise ValueError("a consistency pass needs a flip or transpose (ops)")
     win_t, tgt_t = transform(win, ops), transform(tgt, ops)
-    with torch.no_grad():
+    with torch.set_grad_enabled(tune_drl and torch.is_grad_enabled()):
         drl_t = drl(win_t[:, radius])
     exits_t = model(win_t, drl_t)
     loss_t, per_exit_t = deep_supervision_loss(exits_t, win_t[:, radius], tgt_t, how)
     cons = consistency_loss(exits, [invert(e, ops) for e in exits_t], win[:, radius], tgt)
     mean_exit = [(a + b) / 2 for a, b in zip(per_exit, per_exit_t, strict=True)]
-    return 0.5 * (loss + loss_t) + consistency_weight * cons, mean_exit, float(cons.detach())
+    total = 0.5 * (loss + loss_t) + consistency_weight * cons + anchor
+    return total, mean_exit, float(cons.detach())
 
 
-def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str) -> dict:
+def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str, carry_drl: bool = False) -> dict:
     """Load the enhancer of checkpoint `path` into a new run. Its stages, alignment and fusion carry over;
     when the checkpoint's encoder is not `drl` (a retrained DRL), the modulation is reset to identity, since
-    it learned to read the old encoder's maps. Returns the provenance to keep (source, its steps, reset)."""
+    it learned to read the old encoder's maps. `carry_drl` (a run that tunes the encoder) takes the
+    checkpoint's encoder too, so a tuned encoder continues where it was. Returns the provenance to keep
+    (source, its steps, reset)."""
     blob = load_checkpoint(path)
     if blob["kind"] != kind or blob.get("enhancer") is None:
         raise RayqeError(f"--init-from {path}: not a trained {kind!r} enhancer checkpoint")
     load_state_strict(enhancer, blob["enhancer"], f"--init-from {path}")
+    if carry_drl:
+        load_state_strict(drl, blob["drl"], f"--init-from {path} (DRL)")
     own = drl.state_dict()
     same = own.keys() == blob["drl"].keys() and all(torch.equal(own[k], blob["drl"][k]) for k in own)
     if not same:
@@ -146,23 +158,34 @@ def train_enhancer(config: TrainConfig) -> None:
     model_config = dataclasses.replace(config.model_config(), drl=pre["config"].drl)  # encoder as pretrained
     drl = DRLEncoder(model_config.drl)
     drl.load_state_dict(pre["drl"])
-    drl.eval().requires_grad_(False)  # frozen: the representation was learned in phase 1
+    tune_drl = config.drl_lr_scale > 0
+    # frozen: the representation was learned in phase 1; tuned: it follows the enhancer's loss, anchored
+    drl.eval().requires_grad_(tune_drl)  # eval either way: the encoder has no batch statistics
     enhancer = Enhancer(model_config)
-    opt = torch.optim.Adam(enhancer.parameters(), lr=config.lr)
+    groups = [{"params": list(enhancer.parameters()), "lr": config.lr}]
+    if tune_drl:
+        groups.append({"params": list(drl.parameters()), "lr": config.lr * config.drl_lr_scale})
+    opt = torch.optim.Adam(groups)
     last = config.run_dir / "last.pt"
     state = {"step": 0, "elapsed_s": 0.0, "history": []}
     if last.exists():
         blob = load_checkpoint(last)
         enhancer.load_state_dict(blob["enhancer"])
+        drl.load_state_dict(blob["drl"])  # the pretrained encoder, or the run's tuned one
+        saved_groups = len(blob["training_state"]["optimizer"]["param_groups"])
+        if saved_groups != len(groups):
+            was = "tuned the encoder" if saved_groups > 1 else "kept the encoder frozen"
+            raise RayqeError(f"{last}: that run {was}; resume it with the same --drl-lr-scale setting")
         opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
     elif config.init_from is not None:
-        state["init_from"] = warm_start(enhancer, drl, config.init_from, config.kind)
+        state["init_from"] = warm_start(enhancer, drl, config.init_from, config.kind, carry_drl=tune_drl)
         report({"step": 0, "init_from": str(config.init_from), **state["init_from"]})
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
     model = prepare_model(enhancer)
+    drl_model = prepare_model(drl) if tune_drl else drl  # several workers: its gradients are all-reduced too
     sampler = PatchSampler(
         load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
     )
@@ -184,6 +207,7 @@ def train_enhancer(config: TrainConfig) -> None:
                     "steps": state["step"],
                     "wall_s": clock.elapsed_s,
                     "drl_pretrain": pre["provenance"],
+                    **({"drl_tuned": {"lr_scale": config.drl_lr_scale}} if tune_drl else {}),
                     **({"init_from": state["init_from"]} if "init_from" in state else {}),
                     "batch": config.batch,
                     "patch": config.patch,
@@ -196,12 +220,21 @@ def train_enhancer(config: TrainConfig) -> None:
         batch = sampler.windows(config.batch, config.patch, r)
         ops = CONSISTENCY_OPS[(config.seed + state["step"]) % len(CONSISTENCY_OPS)]
         loss, per_exit, cons = step_loss(
-            model, drl, batch, r, config.exit_loss(), config.consistency_weight, ops
+            model,
+            drl_model,
+            batch,
+            r,
+            config.exit_loss(),
+            config.consistency_weight,
+            ops,
+            tune_drl=tune_drl,
+            full_anchor=config.kind == "drl",
         )
         running_cons.append(cons)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(enhancer.parameters(), 1.0)
+        for g in groups:  # each its own norm: the encoder's anchor must not shrink the enhancer's step
+            torch.nn.utils.clip_grad_norm_(g["params"], 1.0)
         opt.step()
         sched.step()
         state["step"] += 1

@@ -165,6 +165,20 @@ def drl_loss(
     return CONTRASTIVE_WEIGHT * con + ce + 0.5 * map_ce + 2.0 * qp_l1, parts
 
 
+def level_anchor_loss(
+    out: DRLOutput, levels_b: torch.Tensor, qps_b: torch.Tensor, contrastive: bool
+) -> torch.Tensor:
+    """What keeps a DRL encoder tuned with the enhancer an estimator of the level (termination reads it):
+    the supervised terms of `drl_loss` at their pretraining weights; no contrastive term, since an enhancer
+    batch holds no same-degradation pairs by design. The baseline's classifier keeps its CE only."""
+    ce = F.cross_entropy(out.level_logits, levels_b)
+    if not contrastive:
+        return ce
+    b, _, h, w = out.level_map_logits.shape
+    map_ce = F.cross_entropy(out.level_map_logits, levels_b[:, None, None].expand(b, h, w))
+    return ce + 0.5 * map_ce + 2.0 * F.smooth_l1_loss(out.qp / 51.0, qps_b / 51.0)
+
+
 def level_accuracy(out: DRLOutput, levels_b: torch.Tensor) -> float:
     return float((out.level_logits.argmax(dim=1) == levels_b).float().mean())
 
@@ -176,6 +190,7 @@ __all__ = [
     "deep_supervision_loss",
     "drl_loss",
     "level_accuracy",
+    "level_anchor_loss",
     "log_ratio_loss",
     "quantise_ste",
     "rounded_sq_err",

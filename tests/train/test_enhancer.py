@@ -7,7 +7,7 @@ from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer, Modulation
 from rayqe.models.ensemble import invert
 from rayqe.train.enhancer import CONSISTENCY_OPS, step_loss, validate, warm_start
-from rayqe.train.losses import ExitLoss, consistency_loss
+from rayqe.train.losses import ExitLoss, consistency_loss, level_anchor_loss
 
 
 def _batch(tiny_config) -> dict:
@@ -154,3 +154,47 @@ def test_consistency_training_makes_passes_agree(tiny_config):
         opt.step()
     _, _, last = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
     assert first > 0 and last < 0.5 * first
+
+
+def test_tuned_encoder_gets_the_enhancers_gradient_and_the_level_anchor(tiny_config):
+    batch = {**_batch(tiny_config), "qp": torch.tensor([22.0, 42.0])}
+    r = tiny_config.radius
+    torch.manual_seed(3)
+    enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
+    with torch.no_grad():  # exits that do something, so the maps' modulation matters to the loss
+        for p in enh.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    frozen, _, _ = step_loss(enh, drl.requires_grad_(False), batch, r, ExitLoss())
+    frozen.backward()
+    assert all(p.grad is None for p in drl.parameters())  # frozen: the encoder is a constant
+    enh.zero_grad()
+    tuned, _, _ = step_loss(enh, drl.requires_grad_(True), batch, r, ExitLoss(), tune_drl=True)
+    with torch.no_grad():
+        anchor = level_anchor_loss(drl(batch["window"][:, r]), batch["level"], batch["qp"], True)
+    assert float(tuned - frozen) == pytest.approx(float(anchor), rel=1e-5)  # the anchor is added, once
+    tuned.backward()
+    assert sum(float(p.grad.abs().sum()) for p in drl.parameters() if p.grad is not None) > 0
+    # the baseline's anchor is its classifier's CE alone
+    base = step_loss(enh, drl, batch, r, ExitLoss(), tune_drl=True, full_anchor=False)[0]
+    ce = torch.nn.functional.cross_entropy(drl(batch["window"][:, r]).level_logits, batch["level"])
+    assert float(base - frozen) == pytest.approx(float(ce), rel=1e-5)
+
+
+def test_level_anchor_training_teaches_the_level(tiny_config):
+    torch.manual_seed(0)
+    drl = DRLEncoder(tiny_config.drl)
+    light = torch.rand(4, 6, 16, 16) * 0.1 + 0.45  # two kinds of input, two levels to tell apart
+    heavy = light + 0.3 * torch.randn_like(light)
+    x, levels, qps = (
+        torch.cat([light, heavy]),
+        torch.tensor([0] * 4 + [4] * 4),
+        torch.tensor([22.0] * 4 + [42.0] * 4),
+    )
+    opt = torch.optim.Adam(drl.parameters(), lr=3e-3)
+    first = float(level_anchor_loss(drl(x), levels, qps, True))
+    for _ in range(40):
+        loss = level_anchor_loss(drl(x), levels, qps, True)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(level_anchor_loss(drl(x), levels, qps, True)) < 0.5 * first

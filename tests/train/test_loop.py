@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from rayqe.errors import RayqeError
 from rayqe.models.checkpoint import load_checkpoint
@@ -85,6 +87,27 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     origin = load_checkpoint(warm / "last.pt")["provenance"]["init_from"]
     assert origin["provenance"]["steps"] == 3 and origin["modulation_reset"] is False
 
+    # the same warm start with the encoder tuned: it moves, is saved with the run, and says so
+    tuned = tmp_path / "tuned"
+    tuned_cfg = TrainConfig(
+        tiny_data,
+        tuned,
+        phase="enhancer",
+        kind="drl",
+        steps=2,
+        lr=1e-3,
+        drl_lr_scale=0.5,
+        drl_weights=pre / "last.pt",
+        init_from=run / "last.pt",
+        **TINY,
+    )
+    run_training(tuned_cfg)
+    blob, pretrained = load_checkpoint(tuned / "last.pt"), load_checkpoint(pre / "last.pt")["drl"]
+    assert blob["provenance"]["drl_tuned"] == {"lr_scale": 0.5}
+    assert any(not torch.equal(blob["drl"][k], pretrained[k]) for k in pretrained)
+    with pytest.raises(RayqeError, match="same --drl-lr-scale"):  # resumed frozen: refused, not mixed
+        run_training(dataclasses.replace(tuned_cfg, steps=3, drl_lr_scale=0.0))
+
     shipped = tmp_path / "shipped.pt"
     mapping = calibrate(run / "last.pt", tiny_data, shipped)
     assert mapping.bin_width == 0.5 and len(mapping.level_stages) == 9  # half-level bins over levels 0..4
@@ -125,6 +148,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=8, rounding="nearest"))
     with pytest.raises(RayqeError, match="consistency weight -1"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", consistency_weight=-1.0))
+    with pytest.raises(RayqeError, match="learning-rate scale 2"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", drl_lr_scale=2.0))
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
 
