@@ -149,6 +149,21 @@ def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str, carry
     return {"path": str(path), "provenance": blob["provenance"], "modulation_reset": not same}
 
 
+def check_resumable(config: TrainConfig, blob: dict | None = None) -> None:
+    """A run resumes with the encoder as it started: frozen, or tuned (`--drl-lr-scale`); switching would
+    mix an optimiser state and an encoder from one setting with the other's loop. `blob`: the run's
+    last.pt when already loaded; nothing to check for a new run."""
+    last = config.run_dir / "last.pt"
+    if blob is None:
+        if not last.exists():
+            return
+        blob = load_checkpoint(last)
+    tuned = len(blob["training_state"]["optimizer"]["param_groups"]) > 1
+    if tuned != (config.drl_lr_scale > 0):
+        was = "tuned the encoder" if tuned else "kept the encoder frozen"
+        raise RayqeError(f"{last}: that run {was}; resume it with the same --drl-lr-scale setting")
+
+
 def train_enhancer(config: TrainConfig) -> None:
     from ray.train.torch import prepare_model
 
@@ -172,10 +187,7 @@ def train_enhancer(config: TrainConfig) -> None:
         blob = load_checkpoint(last)
         enhancer.load_state_dict(blob["enhancer"])
         drl.load_state_dict(blob["drl"])  # the pretrained encoder, or the run's tuned one
-        saved_groups = len(blob["training_state"]["optimizer"]["param_groups"])
-        if saved_groups != len(groups):
-            was = "tuned the encoder" if saved_groups > 1 else "kept the encoder frozen"
-            raise RayqeError(f"{last}: that run {was}; resume it with the same --drl-lr-scale setting")
+        check_resumable(config, blob)
         opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
     elif config.init_from is not None:

@@ -136,6 +136,16 @@ def worker_loop(loop_config: dict) -> None:
         train_enhancer(config)
 
 
+def last_error_line(err: BaseException) -> str:
+    """The root cause of a wrapped worker error: the last non-empty line of its text (a worker's traceback
+    ends with `module.Error: message`), the module path dropped."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    if not lines:
+        return type(err).__name__
+    kind, sep, message = lines[-1].partition(": ")
+    return f"{kind.rsplit('.', 1)[-1]}: {message}" if sep and "." in kind and " " not in kind else lines[-1]
+
+
 def run_training(config: TrainConfig) -> Path:
     """Launch the loop with Ray Train's TorchTrainer; returns RUN_DIR/last.pt."""
     import ray
@@ -152,6 +162,10 @@ def run_training(config: TrainConfig) -> Path:
         drl_weights=config.drl_weights.resolve() if config.drl_weights else None,
         init_from=config.init_from.resolve() if config.init_from else None,
     )
+    if config.phase == "enhancer":
+        from rayqe.train.enhancer import check_resumable
+
+        check_resumable(config)  # before any worker starts: a clear line, not a worker traceback
     (run_dir / "train_config.json").write_text(json.dumps(config.to_json(), indent=1))
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -171,9 +185,12 @@ def run_training(config: TrainConfig) -> Path:
         ),
         run_config=RunConfig(name=f"{config.phase}-{config.kind}", storage_path=str(run_dir / "ray_results")),
     )
-    result = trainer.fit()
+    try:
+        result = trainer.fit()
+    except Exception as err:  # Ray Train raises the workers' errors wrapped, with their tracebacks
+        raise RayqeError(f"training failed: {last_error_line(err)}") from err
     if result.error:
-        raise RayqeError(f"training failed: {result.error}")
+        raise RayqeError(f"training failed: {last_error_line(result.error)}")
     print(f"checkpoint: {run_dir / 'last.pt'}", file=sys.stderr)
     return run_dir / "last.pt"
 

@@ -15,7 +15,7 @@ from rayqe.models.checkpoint import load_checkpoint
 from rayqe.models.drl import CODING_GRID
 from rayqe.models.restorer import Restorer
 from rayqe.train.calibrate import calibrate
-from rayqe.train.loop import TrainConfig, run_training, validate
+from rayqe.train.loop import TrainConfig, last_error_line, run_training, validate
 from rayqe.train.probe import probe
 from rayqe.video.compress import compress_file
 from rayqe.video.encode import FrameEncoder
@@ -130,6 +130,13 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
         f"{c}_qp{q}" for c in ("libx264", "libx265") for q in (22, 42)
     }
     assert 0 <= frames["level_mae"] <= 4 and -1 <= frames["spearman"] <= 1
+
+
+def test_worker_errors_come_back_as_their_last_line():
+    wrapped = Exception('Training failed due to worker errors:\n  File "x.py"\nrayqe.errors.RayqeError: a: b')
+    assert last_error_line(wrapped) == "RayqeError: a: b"
+    assert last_error_line(Exception("no traceback: just this")) == "no traceback: just this"
+    assert last_error_line(ValueError("")) == "ValueError"
 
 
 def test_validate_rejects_bad_configs(tiny_data, tmp_path):
