@@ -72,7 +72,7 @@ def stages_by_level(term: Termination) -> bytes:
     ax.set_xlabel("input codec and estimated degradation level")
     ax.set_ylabel("chunks")
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"Stages run by level (all {term.max_stages} = no termination)")
+    ax.set_title(f"Stages run by input codec and level (all {term.max_stages} = no termination)")
     ax.legend(fontsize="small")
     return _png(fig)
 
