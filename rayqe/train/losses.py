@@ -158,11 +158,18 @@ def drl_loss(
     if not contrastive:
         return ce, parts
     con = supcon_loss(out.vector, labels_b, temperature=CONTRASTIVE_TEMPERATURE)
-    b, _, h, w = out.level_map_logits.shape
-    map_ce = F.cross_entropy(out.level_map_logits, levels_b[:, None, None].expand(b, h, w))
-    qp_l1 = F.smooth_l1_loss(out.qp / 51.0, qps_b / 51.0)
+    map_ce, qp_l1 = _map_and_qp_terms(out, levels_b, qps_b)
     parts.update(con=float(con.detach()), map_ce=float(map_ce.detach()), qp_l1=float(qp_l1.detach()))
     return CONTRASTIVE_WEIGHT * con + ce + 0.5 * map_ce + 2.0 * qp_l1, parts
+
+
+def _map_and_qp_terms(
+    out: DRLOutput, levels_b: torch.Tensor, qps_b: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-position level CE (every position labelled with its crop's level) and the QP regression."""
+    b, _, h, w = out.level_map_logits.shape
+    map_ce = F.cross_entropy(out.level_map_logits, levels_b[:, None, None].expand(b, h, w))
+    return map_ce, F.smooth_l1_loss(out.qp / 51.0, qps_b / 51.0)
 
 
 def level_anchor_loss(
@@ -174,9 +181,8 @@ def level_anchor_loss(
     ce = F.cross_entropy(out.level_logits, levels_b)
     if not contrastive:
         return ce
-    b, _, h, w = out.level_map_logits.shape
-    map_ce = F.cross_entropy(out.level_map_logits, levels_b[:, None, None].expand(b, h, w))
-    return ce + 0.5 * map_ce + 2.0 * F.smooth_l1_loss(out.qp / 51.0, qps_b / 51.0)
+    map_ce, qp_l1 = _map_and_qp_terms(out, levels_b, qps_b)
+    return ce + 0.5 * map_ce + 2.0 * qp_l1
 
 
 def level_accuracy(out: DRLOutput, levels_b: torch.Tensor) -> float:
