@@ -342,9 +342,7 @@ def _termination(chunks: pa.Table, ok: np.ndarray, max_stages: int | None) -> Te
         _num(chunks, S.FRAME_COUNT),
         model_frames(chunks),
     )
-    codecs = (
-        chunks.column(S.CODEC_IN).to_pylist() if S.CODEC_IN in chunks.column_names else [None] * len(levels)
-    )
+    codecs = chunks.column(S.CODEC_IN).to_pylist()
     counts: dict[tuple[str | None, float | None, int], list[int]] = {}
     run = total = 0
     for i in np.flatnonzero(ok):
