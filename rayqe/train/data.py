@@ -120,7 +120,7 @@ class PatchSampler:
         """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,),
         qp (B,)."""
         patch = min(patch, self.max_patch)
-        wins, targets, levels, qps = [], [], [], []
+        wins, targets, qps = [], [], []
         for _ in range(batch):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]
             keys = list(pair.variants)
@@ -141,21 +141,15 @@ class PatchSampler:
             planes = _augment(planes, int(self.rng.integers(8)))
             wins.append(pack_planes(*planes[:3]))
             targets.append(pack_planes(planes[3][None], planes[4][None], planes[5][None])[0])
-            levels.append(level_of(qp))
             qps.append(qp)
-        return {
-            "window": torch.stack(wins),
-            "target": torch.stack(targets),
-            "level": torch.tensor(levels),
-            "qp": torch.tensor(qps, dtype=torch.float32),
-        }
+        return {"window": torch.stack(wins), "target": torch.stack(targets), **_degradation_labels(qps)}
 
     def degradation_crops(self, locations: int, per_location: int, patch: int) -> dict[str, torch.Tensor]:
         """DRL batch: `locations` random (clip, frame, crop) each seen under `per_location` random
         (codec, QP) variants. Same-label crops from other locations are positives (same degradation,
         other content); same-location crops under other labels are hard negatives (same content)."""
         patch = min(patch, self.max_patch)
-        crops, labels, levels, qps = [], [], [], []
+        crops, labels, qps = [], [], []
         for _ in range(locations):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]
             keys = list(pair.variants)
@@ -172,14 +166,16 @@ class PatchSampler:
                 y, u, v = _augment([y, u, v], code)
                 crops.append(pack_planes(y[None], u[None], v[None])[0])
                 labels.append(label_of(codec, qp))
-                levels.append(level_of(qp))
                 qps.append(qp)
-        return {
-            "crop": torch.stack(crops),
-            "label": torch.tensor(labels),
-            "level": torch.tensor(levels),
-            "qp": torch.tensor(qps, dtype=torch.float32),
-        }
+        return {"crop": torch.stack(crops), "label": torch.tensor(labels), **_degradation_labels(qps)}
+
+
+def _degradation_labels(qps: list[int]) -> dict[str, torch.Tensor]:
+    """What every batch says of its samples' compression: level (B,) (the QP bin, level_of) and qp (B,)."""
+    return {
+        "level": torch.tensor([level_of(qp) for qp in qps]),
+        "qp": torch.tensor(qps, dtype=torch.float32),
+    }
 
 
 def parse_variant_name(stem: str) -> tuple[str, str, int] | None:
