@@ -34,6 +34,9 @@ CLASSIFY_FRAMES = 3
 # 2-3 above, and none / 2 / 3 / 4 on H.264 chunks from level 0 / 0.5 / 1 / 2, so light HEVC input is what
 # the light pool mostly sees.
 LIGHT_MAX_STAGES = 2
+# Chunks one classify actor takes before another is worth starting: classifying a chunk (seek, 3 frames, one
+# DRL pass) took 0.1-0.2 s here, starting an actor (process, torch, model) 2-3 s.
+CLASSIFY_CHUNKS_PER_ACTOR = 16
 LIGHT_GPU_SHARE = 0.25  # light actors run ≤ half the stages on small windows: four share one GPU
 OUTPUT_CODECS = ("libx264", "libx265", "ffv1")
 OUTPUT_FORMATS = ("video", "parquet")
@@ -209,3 +212,40 @@ def resolve_pools(config: EnhanceConfig, cluster_gpus: float, cluster_cpus: floa
         light_pool=fill(config.light_pool, LIGHT_GPU_SHARE),
         full_pool=fill(config.full_pool, 1.0),
     )
+
+
+def initial_actors(
+    demand: dict[str, tuple[PoolConfig, int]], cluster_gpus: float, cluster_cpus: float
+) -> dict[str, int]:
+    """Actors each pool starts with, from the chunks routed to it (`demand`: pool -> (its resolved config,
+    chunks)): one per chunk up to the pool's max, so a pool with work for N actors starts them together.
+    Ray Data would otherwise start `min_actors` and add one actor at a time once all are busy, each paying
+    a process start and a model load in turn (2.3 s per actor on this 2-core machine, where the second
+    enhance actor started that much after the first). The starts are trimmed, largest first, to what the
+    cluster holds at once (every pool keeps at least its minimum), so no pool's first actors wait on
+    another pool's surplus ones."""
+
+    def fits(sizes: dict[str, int]) -> bool:
+        cpus = sum(demand[p][0].num_cpus * n for p, n in sizes.items())
+        gpus = sum((demand[p][0].num_gpus or 0.0) * n for p, n in sizes.items())
+        return cpus <= cluster_cpus + 1e-9 and gpus <= cluster_gpus + 1e-9
+
+    sizes = {
+        pool: max(min(chunks, pool_config.max_actors or chunks), pool_config.min_actors)
+        for pool, (pool_config, chunks) in demand.items()
+        if chunks > 0
+    }
+    while not fits(sizes):
+        trimmable = [p for p, n in sizes.items() if n > demand[p][0].min_actors]
+        if not trimmable:
+            break
+        sizes[max(trimmable, key=lambda p: sizes[p])] -= 1
+    return sizes
+
+
+def classify_pool_for(pool: PoolConfig, chunks: int) -> PoolConfig:
+    """The classify pool capped to the work: one actor per CLASSIFY_CHUNKS_PER_ACTOR chunks (at least its
+    minimum). Two actors for two chunks cost two model loads on a 2-core machine and held both cores until
+    Ray released them, 1-2 s after the classified rows were back, while the enhance actors waited."""
+    wanted = max(-(-chunks // CLASSIFY_CHUNKS_PER_ACTOR), pool.min_actors)
+    return replace(pool, max_actors=min(pool.max_actors or wanted, wanted))

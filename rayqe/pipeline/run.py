@@ -10,13 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 
 from rayqe import listing, storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline import stats as S
 from rayqe.pipeline.assemble import SegmentCollector, assemble_video
 from rayqe.pipeline.classify import ClassifyActor
-from rayqe.pipeline.config import EnhanceConfig, PoolConfig, resolve_pools
+from rayqe.pipeline.config import (
+    EnhanceConfig,
+    PoolConfig,
+    classify_pool_for,
+    initial_actors,
+    resolve_pools,
+)
 from rayqe.pipeline.enhance import EnhanceActor
 from rayqe.pipeline.guard import blocks_for, lost_row, lost_rows, sigterm_as_interrupt, tolerate_lost_blocks
 from rayqe.pipeline.model import load_model
@@ -58,7 +65,7 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
         t0 = time.time()
         try:
             with sigterm_as_interrupt(), tolerate_lost_blocks():  # after ray.init, which installs its own
-                _run(config, inputs, sink)
+                _run(config, inputs, sink, resources)
         except KeyboardInterrupt:
             log.warning(
                 "interrupted: stats so far are in %s; rerun the same command to resume", config.stats_uri
@@ -80,7 +87,7 @@ def run_enhance(config: EnhanceConfig) -> RunSummary:
             ray.shutdown()
 
 
-def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
+def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink, resources: dict) -> None:
     import ray
 
     attempts = config.chunk_attempts
@@ -114,21 +121,27 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
             ClassifyActor,
             fn_constructor_kwargs={"config": config, "num_cpus": config.classify_pool.num_cpus},
             batch_format="pyarrow",
-            **_pool_args(config.classify_pool, attempts),
+            **_pool_args(classify_pool_for(config.classify_pool, len(chunks)), attempts),
         )
         .materialize()
     )
     # 5. route, then per pool: decode window -> enhance -> encode segment          chunk -> chunk, 1:1
-    branches = []
-    for pool, pool_config, max_stages in (
+    counts = _pool_counts(classified)
+    routes = (
         (S.POOL_LIGHT, config.light_pool, config.light_max_stages),
         (S.POOL_FULL, config.full_pool, None),
-    ):
-        routed = classified.filter(expr=pool_expr(pool), num_cpus=ROUTE_NUM_CPUS)
-        if routed.count() == 0:
+    )
+    starts = initial_actors(
+        {pool: (pool_config, counts[pool]) for pool, pool_config, _ in routes},
+        resources.get("GPU", 0.0),
+        resources.get("CPU", 1.0),
+    )
+    branches = []
+    for pool, pool_config, max_stages in routes:
+        if not counts[pool]:
             continue  # no actor pool (and no model load) for an empty route
         branches.append(
-            routed.map_batches(
+            classified.filter(expr=pool_expr(pool), num_cpus=ROUTE_NUM_CPUS).map_batches(
                 EnhanceActor,
                 fn_constructor_kwargs={
                     "config": config,
@@ -138,7 +151,7 @@ def _run(config: EnhanceConfig, inputs: list[dict], sink: StatsSink) -> None:
                     "num_gpus": pool_config.num_gpus,
                 },
                 batch_format="pyarrow",
-                **_pool_args(pool_config, attempts),
+                **_pool_args(pool_config, attempts, starts[pool]),
             )
         )
     enhanced = branches[0] if branches else None  # None: every chunk was lost before routing
@@ -206,8 +219,18 @@ def _collect_and_assemble(
         )
 
 
-def _pool_args(pool: PoolConfig, attempts: int) -> dict:
-    """Ray Data arguments of one actor pool (sizes resolved by config.resolve_pools). Dead actors are
+def _pool_counts(classified) -> Counter:
+    """Chunks per pool, read in the driver from the materialized rows (small; a `filter(...).count()` per
+    pool started a task each, 1.8 s for the first on this machine before any actor could start)."""
+    counts: Counter = Counter()
+    for batch in classified.iter_batches(batch_size=None, batch_format="pyarrow"):
+        counts.update(batch.column(S.POOL).to_pylist())
+    return counts
+
+
+def _pool_args(pool: PoolConfig, attempts: int, initial: int | None = None) -> dict:
+    """Ray Data arguments of one actor pool (sizes resolved by config.resolve_pools; `initial` actors start
+    at once, see config.initial_actors, else `min_actors`). Dead actors are
     restarted; a call whose actor died is retried `attempts - 1` times, then dropped (guard.py). One call
     in flight per actor: a dying actor fails every call queued on it, so with a queue one poison input
     would use up the attempts of innocent chunks waiting behind it (a chunk takes seconds; the queue
@@ -216,7 +239,10 @@ def _pool_args(pool: PoolConfig, attempts: int) -> dict:
 
     return {
         "compute": ray.data.ActorPoolStrategy(
-            min_size=pool.min_actors, max_size=pool.max_actors, max_tasks_in_flight_per_actor=1
+            min_size=pool.min_actors,
+            max_size=pool.max_actors,
+            initial_size=max(initial or 0, pool.min_actors),
+            max_tasks_in_flight_per_actor=1,
         ),
         "batch_size": pool.batch_chunks,
         "num_cpus": pool.num_cpus,

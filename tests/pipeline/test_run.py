@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from rayqe.pipeline import stats as S
+from rayqe.pipeline.config import PoolConfig
 from rayqe.pipeline.run import run_enhance
 from tests.pipeline.configs import SMALL_POOL, small_config
 from tests.pipeline.conftest import CLIPS
@@ -97,3 +98,11 @@ def test_pools_can_grow_with_one_call_in_flight_per_actor(ray_local):
     strategy = _pool_args(SMALL_POOL, attempts=1)["compute"]
     threshold = ray.data.DataContext.get_current().autoscaling_config.actor_pool_util_upscaling_threshold
     assert threshold <= strategy.max_tasks_in_flight_per_actor  # calls in flight / actor concurrency (1)
+
+
+def test_pool_starts_the_actors_its_chunks_need():
+    from rayqe.pipeline.run import _pool_args
+
+    pool = PoolConfig(min_actors=1, max_actors=4, num_cpus=1.0, num_gpus=0)
+    assert _pool_args(pool, attempts=1, initial=3)["compute"].initial_size == 3
+    assert _pool_args(pool, attempts=1)["compute"].initial_size == 1  # no count known: the minimum
