@@ -79,6 +79,11 @@ def train_command(
         "--drl-lr-scale",
         help="> 0: tune the DRL encoder too, at this fraction of --lr, its level losses kept; 0: frozen.",
     ),
+    align_weight: float = typer.Option(
+        0.0,
+        "--align-weight",
+        help="> 0: also train the aligners' flows on the uncompressed frames (photometric, per code value).",
+    ),
     init_from: str | None = typer.Option(
         None,
         "--init-from",
@@ -111,6 +116,7 @@ def train_command(
         harm_bits=harm_bits,
         consistency_weight=consistency_weight,
         drl_lr_scale=drl_lr_scale,
+        align_weight=align_weight,
         init_from=init_from,
         threads=threads,
         num_workers=workers,

@@ -79,6 +79,12 @@ def main() -> None:
         default=0.0,
         help="enhancer: tune the DRL encoder too at this fraction of --lr (level losses kept); 0: frozen",
     )
+    ap.add_argument(
+        "--align-weight",
+        type=float,
+        default=0.0,
+        help="enhancer: also train the aligners' flows on the uncompressed frames (losses.alignment_loss)",
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kinds", default="drl,baseline")
     ap.add_argument("--grid", type=int, default=16, help="crops start on this pixel grid (coding grid)")
@@ -135,6 +141,7 @@ def main() -> None:
                     harm_weight=harm,
                     consistency_weight=args.consistency_weight,
                     drl_lr_scale=args.drl_lr_scale,
+                    align_weight=args.align_weight,
                     drl_weights=pre[k] / "last.pt",
                     threads=args.threads,
                     lr=args.lr,

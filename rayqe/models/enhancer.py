@@ -74,6 +74,8 @@ class Aligner(nn.Module):
         up_b3hw = F.interpolate(out_b3hw, size=(h, w), mode="bilinear", align_corners=False)
         flow_b2hw = up_b3hw[:, :2] * 4.0  # predicted in 1/4-res pixels -> packed pixels
         conf_b1hw = torch.sigmoid(up_b3hw[:, 2:3] + 2.0)  # starts trusting neighbours (~0.88)
+        if self.training:  # read by the training's alignment term (train/losses.alignment_loss)
+            self.last_flow_b2hw = flow_b2hw
         return warp(nb_b6hw, flow_b2hw), conf_b1hw
 
 

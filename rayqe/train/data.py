@@ -118,9 +118,9 @@ class PatchSampler:
 
     def windows(self, batch: int, patch: int, radius: int) -> dict[str, torch.Tensor]:
         """Enhancer batch: window (B, 2R+1, 6, p/2, p/2) compressed, target (B, 6, p/2, p/2), level (B,),
-        qp (B,)."""
+        qp (B,), and ref_window (B, 2R+1, 6, p/2, p/2): the same frames uncompressed (the alignment term)."""
         patch = min(patch, self.max_patch)
-        wins, targets, qps = [], [], []
+        wins, targets, refs, qps = [], [], [], []
         for _ in range(batch):
             pair = self.pairs[self.rng.choice(len(self.pairs), p=self.clip_p)]
             keys = list(pair.variants)
@@ -137,12 +137,18 @@ class PatchSampler:
             sc = (slice(c0, c0 + patch // 2), slice(c1, c1 + patch // 2))
             planes = [var.y[idx][:, sl[0], sl[1]], var.u[idx][:, sc[0], sc[1]], var.v[idx][:, sc[0], sc[1]]]
             ref = pair.reference
-            planes += [ref.y[t][sl], ref.u[t][sc], ref.v[t][sc]]
+            planes += [ref.y[idx][:, sl[0], sl[1]], ref.u[idx][:, sc[0], sc[1]], ref.v[idx][:, sc[0], sc[1]]]
             planes = _augment(planes, int(self.rng.integers(8)))
             wins.append(pack_planes(*planes[:3]))
-            targets.append(pack_planes(planes[3][None], planes[4][None], planes[5][None])[0])
+            refs.append(pack_planes(*planes[3:]))
+            targets.append(refs[-1][radius])
             qps.append(qp)
-        return {"window": torch.stack(wins), "target": torch.stack(targets), **_degradation_labels(qps)}
+        return {
+            "window": torch.stack(wins),
+            "target": torch.stack(targets),
+            "ref_window": torch.stack(refs),
+            **_degradation_labels(qps),
+        }
 
     def degradation_crops(self, locations: int, per_location: int, patch: int) -> dict[str, torch.Tensor]:
         """DRL batch: `locations` random (clip, frame, crop) each seen under `per_location` random

@@ -25,6 +25,7 @@ from rayqe.train.losses import (
     CHANNEL_WEIGHTS,
     LUMA_WEIGHTS,
     ExitLoss,
+    alignment_loss,
     consistency_loss,
     deep_supervision_loss,
     level_anchor_loss,
@@ -102,21 +103,30 @@ def step_loss(
     ops: tuple[str, ...] = (),
     tune_drl: bool = False,
     full_anchor: bool = True,
-) -> tuple[torch.Tensor, list[float], float]:
+    align_weight: float = 0.0,
+) -> tuple[torch.Tensor, list[float], float, float]:
     """One batch's loss: every exit supervised (deep_supervision_loss). With `consistency_weight` > 0 the
     batch also runs flipped/transposed by `ops` (supervised the same way, the two halves averaged) and the
     two passes' disagreement is charged (losses.consistency_loss): the single pass learns what `--ensemble`
     buys. With `tune_drl` the encoder's maps get the enhancer's gradient and the batch's level labels
     anchor its level estimate (losses.level_anchor_loss; `full_anchor` False: the baseline's CE only).
-    Returns (loss, per-exit -ΔPSNR for the log, consistency term in dB; 0 without it)."""
+    With `align_weight` > 0 the aligners' flows are also scored on the uncompressed frames
+    (losses.alignment_loss, in code values). Returns (loss, per-exit -ΔPSNR for the log, consistency term in
+    dB, alignment term; 0 for a term that is off)."""
     win, tgt = batch["window"], batch["target"]
     with torch.set_grad_enabled(tune_drl and torch.is_grad_enabled()):
         drl_out = drl(win[:, radius])
     anchor = level_anchor_loss(drl_out, batch["level"], batch["qp"], full_anchor) if tune_drl else 0.0
     exits = model(win, drl_out)
     loss, per_exit = deep_supervision_loss(exits, win[:, radius], tgt, how)
+    align = 0.0
+    if align_weight > 0:  # this pass's flows (a flipped pass below overwrites them)
+        flows = [a.last_flow_b2hw for a in getattr(model, "module", model).aligners]
+        align = alignment_loss(flows, batch["ref_window"], radius)
+        loss = loss + align_weight * align
+        align = float(align.detach())
     if consistency_weight <= 0:
-        return loss + anchor, per_exit, 0.0
+        return loss + anchor, per_exit, 0.0, align
     if not ops:
         raise ValueError("a consistency pass needs a flip or transpose (ops)")
     win_t, tgt_t = transform(win, ops), transform(tgt, ops)
@@ -127,7 +137,7 @@ def step_loss(
     cons = consistency_loss(exits, [invert(e, ops) for e in exits_t], win[:, radius], tgt)
     mean_exit = [(a + b) / 2 for a, b in zip(per_exit, per_exit_t, strict=True)]
     total = 0.5 * (loss + loss_t) + consistency_weight * cons + anchor
-    return total, mean_exit, float(cons.detach())
+    return total, mean_exit, float(cons.detach()), align
 
 
 def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str, carry_drl: bool = False) -> dict:
@@ -227,11 +237,11 @@ def train_enhancer(config: TrainConfig) -> None:
                 training_state={**state, "elapsed_s": clock.elapsed_s, "optimizer": opt.state_dict()},
             )
 
-    running, running_cons = [], []
+    running, running_cons, running_align = [], [], []
     while state["step"] < config.steps and not clock.over_budget():
         batch = sampler.windows(config.batch, config.patch, r)
         ops = CONSISTENCY_OPS[(config.seed + state["step"]) % len(CONSISTENCY_OPS)]
-        loss, per_exit, cons = step_loss(
+        loss, per_exit, cons, align = step_loss(
             model,
             drl_model,
             batch,
@@ -241,8 +251,10 @@ def train_enhancer(config: TrainConfig) -> None:
             ops,
             tune_drl=tune_drl,
             full_anchor=config.kind == "drl",
+            align_weight=config.align_weight,
         )
         running_cons.append(cons)
+        running_align.append(align)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         for g in groups:  # each its own norm: the encoder's anchor must not shrink the enhancer's step
@@ -259,6 +271,9 @@ def train_enhancer(config: TrainConfig) -> None:
             if config.consistency_weight > 0:
                 row["train_consistency_db"] = float(np.mean(running_cons))
             running_cons = []
+            if config.align_weight > 0:
+                row["train_align_codes"] = float(np.mean(running_align))
+            running_align = []
             if clock.due("last_val", config.val_minutes):
                 row.update(validate(drl, enhancer, val_batches, config.output_bits))
                 enhancer.train()

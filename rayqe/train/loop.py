@@ -41,6 +41,9 @@ class TrainConfig:
     # enhancer: > 0 tunes the DRL encoder with the enhancer at this fraction of its learning rate, its level
     # losses kept as an anchor (losses.level_anchor_loss); 0 keeps it frozen as pretrained
     drl_lr_scale: float = 0.0
+    # enhancer: > 0 also trains the aligners' flows on the uncompressed frames at this weight per code value
+    # of photometric error (losses.alignment_loss)
+    align_weight: float = 0.0
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     # enhancer phase, new run only: start from this checkpoint's enhancer (see train.enhancer.warm_start)
     init_from: Path | None = None
@@ -113,6 +116,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"grid {config.grid}: a power of two from 2 to 64")
     if config.consistency_weight < 0:
         raise RayqeError(f"consistency weight {config.consistency_weight} must be >= 0")
+    if config.align_weight < 0:
+        raise RayqeError(f"alignment weight {config.align_weight} must be >= 0")
     if not 0 <= config.drl_lr_scale <= 1:
         raise RayqeError(f"DRL learning-rate scale {config.drl_lr_scale}: from 0 (frozen) to 1")
     if config.patch % 16:

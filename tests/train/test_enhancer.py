@@ -99,7 +99,7 @@ def test_warm_start_refuses_another_kind(tiny_config, tmp_path):
 
 def test_step_loss_without_consistency_is_the_plain_supervised_loss(tiny_config):
     enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
-    loss, per_exit, cons = step_loss(enh, drl, _batch(tiny_config), tiny_config.radius, ExitLoss())
+    loss, per_exit, cons, _ = step_loss(enh, drl, _batch(tiny_config), tiny_config.radius, ExitLoss())
     assert cons == 0.0 and len(per_exit) == tiny_config.num_stages
     assert float(loss.detach()) == pytest.approx(0.0, abs=1e-5)  # zero-initialised exits return the input
 
@@ -121,11 +121,11 @@ def test_consistency_pass_maps_back_and_charges_only_orientation_dependent_outpu
 
     drl = DRLEncoder(tiny_config.drl).eval()
     zero = torch.zeros(1, 6, 16, 16)
-    _, _, agree = step_loss(Fixed(zero), drl, batch, r, ExitLoss(), 1.0, ops)
+    _, _, agree, _ = step_loss(Fixed(zero), drl, batch, r, ExitLoss(), 1.0, ops)
     assert agree == pytest.approx(0.0, abs=1e-9)
     torch.manual_seed(1)
     pattern = 0.01 * torch.randn(1, 6, 16, 16)
-    _, _, cons = step_loss(Fixed(pattern), drl, batch, r, ExitLoss(), 1.0, ops)
+    _, _, cons, _ = step_loss(Fixed(pattern), drl, batch, r, ExitLoss(), 1.0, ops)
     # the transformed pass returns T(centre) + pattern; mapped back: centre + T^-1(pattern)
     centre = batch["window"][:, r]
     want = consistency_loss([centre + pattern], [centre + invert(pattern, ops)], centre, batch["target"])
@@ -142,17 +142,17 @@ def test_consistency_training_makes_passes_agree(tiny_config):
     opt = torch.optim.Adam(enh.parameters(), lr=1e-3)
     ops = CONSISTENCY_OPS[0]
     for _ in range(30):  # supervised alone first: the passes start to disagree
-        loss, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 0.0, ops)
+        loss, _, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 0.0, ops)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    _, _, first = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
+    _, _, first, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
     for _ in range(30):
-        loss, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 50.0, ops)
+        loss, _, _, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 50.0, ops)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    _, _, last = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
+    _, _, last, _ = step_loss(enh, drl, batch, tiny_config.radius, ExitLoss(), 1.0, ops)
     assert first > 0 and last < 0.5 * first
 
 
@@ -164,11 +164,11 @@ def test_tuned_encoder_gets_the_enhancers_gradient_and_the_level_anchor(tiny_con
     with torch.no_grad():  # exits that do something, so the maps' modulation matters to the loss
         for p in enh.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    frozen, _, _ = step_loss(enh, drl.requires_grad_(False), batch, r, ExitLoss())
+    frozen, _, _, _ = step_loss(enh, drl.requires_grad_(False), batch, r, ExitLoss())
     frozen.backward()
     assert all(p.grad is None for p in drl.parameters())  # frozen: the encoder is a constant
     enh.zero_grad()
-    tuned, _, _ = step_loss(enh, drl.requires_grad_(True), batch, r, ExitLoss(), tune_drl=True)
+    tuned, _, _, _ = step_loss(enh, drl.requires_grad_(True), batch, r, ExitLoss(), tune_drl=True)
     with torch.no_grad():
         anchor = level_anchor_loss(drl(batch["window"][:, r]), batch["level"], batch["qp"], True)
     assert float(tuned - frozen) == pytest.approx(float(anchor), rel=1e-5)  # the anchor is added, once

@@ -167,3 +167,43 @@ def test_consistency_is_zero_for_agreeing_passes_and_prices_disagreement_in_db()
     assert got == pytest.approx(10 / 2.302585 * 0.005, rel=0.02)
     # relative to the input's error: the same disagreement costs more on lightly compressed input
     assert float(consistency_loss([out], [other], tgt + 0.02, tgt)) > 10 * got
+
+
+def test_alignment_loss_is_zero_when_aligned_and_prefers_the_true_flow():
+    from rayqe.train.losses import alignment_loss
+
+    torch.manual_seed(0)
+    scene = torch.rand(1, 6, 24, 40)
+    # frame k sees the scene shifted 2 px left per frame: content at x in the centre (k=1) is at x-2 in k=2
+    ref = torch.stack([scene[..., 4 - 2 * k : 36 - 2 * k] for k in range(3)], dim=1)  # (1, 3, 6, 24, 32)
+    still = torch.zeros(1, 2, 24, 32)
+    assert float(alignment_loss([still, still], ref[:, [1, 1, 1]], radius=1)) < 0.3  # identical frames
+    true = [torch.full_like(still, 0.0), torch.full_like(still, 0.0)]
+    true[0][:, 0], true[1][:, 0] = -2.0, 2.0  # the centre's content sits 2 px left in frame 0, right in 2
+    right, wrong = alignment_loss(true, ref, 1), alignment_loss([still, still], ref, 1)
+    assert float(right) < 0.1 * float(wrong) and float(wrong) > 10.0  # code values
+
+
+def test_alignment_term_teaches_the_aligners_motion(tiny_config):
+    from rayqe.models.drl import DRLEncoder
+    from rayqe.models.enhancer import Enhancer
+    from rayqe.train.enhancer import step_loss
+    from rayqe.train.losses import ExitLoss
+
+    torch.manual_seed(0)
+    r = tiny_config.radius
+    scene = torch.nn.functional.avg_pool2d(torch.rand(2, 6, 40, 64), 3, 1, 1)  # smooth enough to align
+    ref = torch.stack([scene[..., :, 2 * r + k : 2 * r + k + 48] for k in range(-r, r + 1)], dim=1)
+    batch = {"window": ref, "target": ref[:, r], "ref_window": ref, "level": torch.tensor([2, 2])}
+    enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
+    opt = torch.optim.Adam(enh.aligners.parameters(), lr=3e-3)
+    terms = []
+    for _ in range(60):
+        loss, _, _, align = step_loss(enh, drl, batch, r, ExitLoss(), align_weight=1.0)
+        terms.append(align)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert terms[-1] < 0.6 * terms[0]
+    _, _, _, off = step_loss(enh, drl, batch, r, ExitLoss())
+    assert off == 0.0  # the term is off by default
