@@ -4,6 +4,9 @@ One collection of compressed clips (bundled camera footage at mixed QPs, so both
 1. throughput: the pipeline's frames/s end to end (routing on) against two baselines on the same frames in
    the driver's process (rayqe/bench_measure.py): the model alone, and decode + encode alone.
    pipeline / model alone near 1 means decoding, encoding and Ray's overhead are hidden behind the model.
+   The model alone runs just before and just after the pipeline run and the ratio uses their mean: this
+   machine's speed drifts (14 % between two model-alone runs minutes apart in one session, stop 22), and
+   one run measured minutes later moved the ratio by that much.
 2. routing: the same collection with routing off (every chunk to the full pool): wall-time ratio off / on.
 3. memory: the driver's peak RSS and the object store's peak use for the collection (the routing-on run)
    and for `scales` x as many videos (copies): a streaming pipeline keeps both roughly flat.
@@ -83,7 +86,7 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
     import ray
     import torch
 
-    from rayqe.bench_measure import decode_encode_alone, model_alone
+    from rayqe.bench_measure import decode_encode_alone
     from rayqe.pipeline.model import load_model, resolve_device
     from rayqe.pipeline.run import ensure_ray
 
@@ -98,8 +101,14 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
         warm_src = stage_inputs([warmup_input(config)], warm_uri, 1, config.storage)
         warmup = _pipeline_run(config, warm_src, "warmup", routing=True)
         src_1x = stage_inputs(inputs, storage.join(config.work, "inputs_x1"), 1, config.storage)
+        device = resolve_device("auto")
+        base = config.enhance_config(src_1x, "", routing=True)
+        echo(f"bench: model alone ({device}), in this process, before the pipeline")
+        model_runs = [_model_alone_apart(inputs, base, device)]
         echo(f"bench: pipeline, routing on, {len(inputs)} videos")
         on = _pipeline_run(config, src_1x, "routing_on", routing=True)
+        echo("bench: model alone again, after it")
+        model_runs.append(_model_alone_apart(inputs, base, device))
         echo("bench: pipeline, routing off")
         off = _pipeline_run(config, src_1x, "routing_off", routing=False)
         memory = [{"scale": 1, **on}]
@@ -107,14 +116,13 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
             echo(f"bench: pipeline at {scale}x ({scale * len(inputs)} videos)")
             src = stage_inputs(inputs, storage.join(config.work, f"inputs_x{scale}"), scale, config.storage)
             memory.append({"scale": scale, **_pipeline_run(config, src, f"x{scale}", routing=True)})
-        device = resolve_device("auto")
-        echo(f"bench: model alone ({device}) and decode + encode alone, in this process")
-        base = config.enhance_config(src_1x, "", routing=True)
-        model = model_alone(inputs, base, device)
+        echo("bench: decode + encode alone, in this process")
         codec = decode_encode_alone(inputs, base)
     finally:
         if started:
             ray.shutdown()
+    model_s = sum(m.seconds for m in model_runs) / len(model_runs)
+    model_fps = _ratio(model_runs[0].frames, model_s)
     result = {
         "config": {**asdict(config), "out": str(config.out)},
         "machine": {
@@ -126,11 +134,11 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
         "throughput": {
             "pipeline_frames": on["frames"], "pipeline_wall_s": on["wall_s"],
             "pipeline_frames_per_s": on["frames_per_s"],
-            "model_alone_frames": model.frames, "model_alone_s": model.seconds,
-            "model_alone_frames_per_s": model.frames_per_s,
+            "model_alone_frames": model_runs[0].frames, "model_alone_s": model_s,
+            "model_alone_frames_per_s": model_fps, "model_alone_runs_s": [m.seconds for m in model_runs],
             "decode_encode_frames": codec.frames, "decode_encode_s": codec.seconds,
             "decode_encode_frames_per_s": codec.frames_per_s,
-            "pipeline_over_model": _ratio(on["frames_per_s"], model.frames_per_s),
+            "pipeline_over_model": _ratio(on["frames_per_s"], model_fps),
             "pipeline_over_decode_encode": _ratio(on["frames_per_s"], codec.frames_per_s),
         },
         "routing": {"on": on, "off": off, "off_over_on_wall": _ratio(off["wall_s"], on["wall_s"])},
@@ -194,6 +202,19 @@ def _pipeline_run(config: BenchConfig, src: str, name: str, routing: bool) -> di
     }
 
 
+def _model_alone_apart(paths: list[Path], config: EnhanceConfig, device: str):
+    """`bench_measure.model_alone` (same work, same timing of the model calls only) in a fresh child
+    process, so the driver whose memory the pipeline runs are sampled in never holds the model's buffers:
+    run in the driver before the pipeline, it left the driver's peak RSS 270 MiB higher in every later run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rayqe.bench_measure import model_alone
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(model_alone, paths, config, device).result()
+
+
 def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
@@ -226,7 +247,8 @@ def format_table(result: dict) -> str:
         f"{'  pipeline end to end (routing on)':<34}{t['pipeline_frames']:>8}{t['pipeline_wall_s']:>10.2f}"
         f"{t['pipeline_frames_per_s']:>10.2f}",
         f"{'  model alone, one process':<34}{t['model_alone_frames']:>8}{t['model_alone_s']:>10.2f}"
-        f"{t['model_alone_frames_per_s']:>10.2f}",
+        f"{t['model_alone_frames_per_s']:>10.2f}   mean of the runs before / after the pipeline: "
+        + " / ".join(f"{x:.2f} s" for x in t["model_alone_runs_s"]),
         f"{'  decode + encode alone':<34}{t['decode_encode_frames']:>8}{t['decode_encode_s']:>10.2f}"
         f"{t['decode_encode_frames_per_s']:>10.2f}",
         f"  pipeline / model alone: {num(t['pipeline_over_model'])}   "

@@ -98,6 +98,8 @@ def test_bench_job_measures_every_figure(ray_head, tiny_weights, tmp_path):
         assert t[key] > 0, key
     assert t["pipeline_frames"] == t["model_alone_frames"] == t["decode_encode_frames"] == 2 * 3
     assert t["pipeline_over_model"] > 0 and t["pipeline_over_decode_encode"] > 0
+    runs = t["model_alone_runs_s"]  # bracketing the pipeline run; the ratio uses their mean
+    assert len(runs) == 2 and min(runs) > 0 and t["model_alone_s"] == pytest.approx(sum(runs) / 2)
     routing = result["routing"]
     assert routing["on"]["wall_s"] > 0 and routing["off"]["wall_s"] > 0 and routing["off_over_on_wall"] > 0
     assert set(routing["off"]["chunks_by_pool"]) == {S.POOL_FULL}  # off: one pool
