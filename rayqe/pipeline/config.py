@@ -220,9 +220,8 @@ def initial_actors(
     """Actors each pool starts with, from the chunks routed to it (`demand`: pool -> (its resolved config,
     chunks)): one per chunk up to the pool's max, so a pool with work for N actors starts them together.
     Ray Data would otherwise start `min_actors` and add one actor at a time once all are busy, each paying
-    a process start and a model load in turn (2.3 s per actor on this 2-core machine, where the second
-    enhance actor started that much after the first). The starts are trimmed, largest first, to what the
-    cluster holds at once (every pool keeps at least its minimum), so no pool's first actors wait on
+    a process start and a model load in turn (2-3 s here). The starts are trimmed, largest first, to what
+    the cluster holds at once (every pool keeps at least its minimum), so no pool's first actors wait on
     another pool's surplus ones."""
 
     def fits(sizes: dict[str, int]) -> bool:
