@@ -2,11 +2,11 @@
 
 One collection of compressed clips (bundled camera footage at mixed QPs, so both routing pools get work):
 1. throughput: the pipeline's frames/s end to end (routing on) against two baselines on the same frames in
-   the driver's process (rayqe/bench_measure.py): the model alone, and decode + encode alone.
+   one process each (rayqe/bench_measure.py): the model alone, and decode + encode alone.
    pipeline / model alone near 1 means decoding, encoding and Ray's overhead are hidden behind the model.
-   The model alone runs just before and just after the pipeline run and the ratio uses their mean: this
-   machine's speed drifts (14 % between two model-alone runs minutes apart in one session, stop 22), and
-   one run measured minutes later moved the ratio by that much.
+   The model alone runs in a fresh child process just before and just after the pipeline run, and the
+   ratio uses their mean: this machine's speed drifts (14 % between two model-alone runs minutes apart in
+   one session, stop 22), and one run measured minutes later moved the ratio by that much.
 2. routing: the same collection with routing off (every chunk to the full pool): wall-time ratio off / on.
 3. memory: the driver's peak RSS and the object store's peak use for the collection (the routing-on run)
    and for `scales` x as many videos (copies): a streaming pipeline keeps both roughly flat.
@@ -24,11 +24,15 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rayqe import storage
 from rayqe.errors import RayqeError
 from rayqe.pipeline.config import LIGHT_MAX_STAGES, EnhanceConfig
 from rayqe.storage import StorageConfig
+
+if TYPE_CHECKING:
+    from rayqe.bench_measure import Timing
 
 # 176x144 real camera footage: a full bench (5 pipeline runs, 8x included) takes minutes on 2 CPU cores.
 BENCH_CLIPS = ("carphone_pristine.mp4",)
@@ -103,7 +107,7 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
         src_1x = stage_inputs(inputs, storage.join(config.work, "inputs_x1"), 1, config.storage)
         device = resolve_device("auto")
         base = config.enhance_config(src_1x, "", routing=True)
-        echo(f"bench: model alone ({device}), in this process, before the pipeline")
+        echo(f"bench: model alone ({device}), in one fresh process, before the pipeline")
         model_runs = [_model_alone_apart(inputs, base, device)]
         echo(f"bench: pipeline, routing on, {len(inputs)} videos")
         on = _pipeline_run(config, src_1x, "routing_on", routing=True)
@@ -202,7 +206,7 @@ def _pipeline_run(config: BenchConfig, src: str, name: str, routing: bool) -> di
     }
 
 
-def _model_alone_apart(paths: list[Path], config: EnhanceConfig, device: str):
+def _model_alone_apart(paths: list[Path], config: EnhanceConfig, device: str) -> Timing:
     """`bench_measure.model_alone` (same work, same timing of the model calls only) in a fresh child
     process, so the driver whose memory the pipeline runs are sampled in never holds the model's buffers:
     run in the driver before the pipeline, it left the driver's peak RSS 270 MiB higher in every later run."""
