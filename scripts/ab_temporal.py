@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--align-weight", type=float, default=0.1)
+    ap.add_argument("--seed", type=int, default=0, help="initialisation and training batches")
     args = ap.parse_args()
     torch.set_num_threads(1)
     blob = load_checkpoint(DEFAULT_WEIGHTS["drl"])
@@ -48,12 +49,12 @@ def main() -> None:
     drl.load_state_dict(blob["drl"])
     drl.eval().requires_grad_(False)
     config = EnhancerConfig(widths=(24, 32, 48), num_stages=2, drl=blob["config"].drl)
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     model = Enhancer(config)
     r = config.radius
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, args.steps))
-    sampler = PatchSampler(load_split(args.data, "train"), seed=0, grid=2)
+    sampler = PatchSampler(load_split(args.data, "train"), seed=args.seed, grid=2)
     val_sampler = PatchSampler(load_split(args.data, "val"), seed=777, grid=2)
     val = [val_sampler.windows(8, VAL_PATCH, r) for _ in range(VAL_WINDOWS // 8)]
     align = args.align_weight if args.arm == "window" else 0.0
@@ -73,7 +74,11 @@ def main() -> None:
             print(log[-1], flush=True)
     model.eval()
     scored = [_centre_only(b, r) if args.arm == "centre" else b for b in val]
-    result = {"arm": args.arm, "steps": args.steps, "wall_s": time.time() - t0, "log": log}
+    result = {
+        "arm": args.arm,
+        **{k: v for k, v in vars(args).items() if k in ("steps", "seed", "align_weight")},
+    }
+    result.update(wall_s=time.time() - t0, log=log)
     result.update(validate(drl, model, scored))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
