@@ -7,7 +7,9 @@ One collection of compressed clips (bundled camera footage at mixed QPs, so both
    The model alone runs in a fresh child process just before and just after the pipeline run, and the
    ratio uses their mean: this machine's speed drifts (14 % between two model-alone runs minutes apart in
    one session, stop 22), and one run measured minutes later moved the ratio by that much.
-2. routing: the same collection with routing off (every chunk to the full pool): wall-time ratio off / on.
+2. routing: the same collection with routing off, two ways: every chunk to the one full pool with the
+   stages its level planned (what the light pool itself costs or saves), and every chunk to the full pool
+   with every stage (`--policy full`: what termination and routing together save): wall-time ratios / on.
 3. memory: the driver's peak RSS and the object store's peak use for the collection (the routing-on run)
    and for `scales` x as many videos (copies): a streaming pipeline keeps both roughly flat.
 Every number is measured; nothing is extrapolated. Each pipeline run starts its own actor pools (model load
@@ -77,11 +79,12 @@ class BenchConfig:
     def work(self) -> str:
         return self.work_uri or str(self.out / "work")
 
-    def enhance_config(self, src: str, dst: str, routing: bool) -> EnhanceConfig:
+    def enhance_config(self, src: str, dst: str, routing: bool, policy: str | None = None) -> EnhanceConfig:
+        """The pipeline's config for one run; `policy` None is the checkpoint's own (termination on)."""
         return EnhanceConfig(
             src=src, dst=dst, weights=self.weights, chunk_frames=self.chunk_frames,
             light_max_stages=self.light_max_stages if routing else None, output_codec=self.output_codec,
-            storage=self.storage, resume=False, progress=False,
+            storage=self.storage, resume=False, progress=False, policy=policy,
         ).validate()  # fmt: skip
 
 
@@ -113,8 +116,10 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
         on = _pipeline_run(config, src_1x, "routing_on", routing=True)
         echo("bench: model alone again, after it")
         model_runs.append(_model_alone_apart(inputs, base, device))
-        echo("bench: pipeline, routing off")
+        echo("bench: pipeline, routing off (one pool, planned stages)")
         off = _pipeline_run(config, src_1x, "routing_off", routing=False)
+        echo("bench: pipeline, routing off and every stage (one pool, --policy full)")
+        off_full = _pipeline_run(config, src_1x, "routing_off_full", routing=False, policy="full")
         memory = [{"scale": 1, **on}]
         for scale in config.scales:
             echo(f"bench: pipeline at {scale}x ({scale * len(inputs)} videos)")
@@ -145,7 +150,11 @@ def run_bench(config: BenchConfig, echo=print) -> dict:
             "pipeline_over_model": _ratio(on["frames_per_s"], model_fps),
             "pipeline_over_decode_encode": _ratio(on["frames_per_s"], codec.frames_per_s),
         },
-        "routing": {"on": on, "off": off, "off_over_on_wall": _ratio(off["wall_s"], on["wall_s"])},
+        "routing": {
+            "on": on, "off": off, "off_full": off_full,
+            "off_over_on_wall": _ratio(off["wall_s"], on["wall_s"]),
+            "off_full_over_on_wall": _ratio(off_full["wall_s"], on["wall_s"]),
+        },
         "warmup": warmup,
         "memory": memory,
     }  # fmt: skip
@@ -185,13 +194,14 @@ def stage_inputs(paths: list[Path], uri: str, copies: int, config: StorageConfig
     return uri
 
 
-def _pipeline_run(config: BenchConfig, src: str, name: str, routing: bool) -> dict:
+def _pipeline_run(config: BenchConfig, src: str, name: str, routing: bool, policy: str | None = None) -> dict:
     """One `rayqe enhance` run under the memory sampler; any failed video fails the bench (no silent gaps)."""
     from rayqe.bench_measure import PeakSampler
     from rayqe.pipeline.run import run_enhance
 
+    dst = storage.join(config.work, "runs", name)
     with PeakSampler() as sampler:
-        summary = run_enhance(config.enhance_config(src, storage.join(config.work, "runs", name), routing))
+        summary = run_enhance(config.enhance_config(src, dst, routing, policy))
     if summary.videos_failed:
         uri, error = summary.errors[0]
         raise RayqeError(f"bench run {name}: {summary.videos_failed} videos failed, e.g. {uri}: {error}")
@@ -201,6 +211,7 @@ def _pipeline_run(config: BenchConfig, src: str, name: str, routing: bool) -> di
         "wall_s": summary.wall_s,
         "frames_per_s": summary.frames_per_s,
         "chunks_by_pool": summary.chunks_by_pool,
+        "mean_stages_run": _mean_stages(summary.stages_by_level),
         "driver_peak_rss_bytes": sampler.peak_rss_bytes,
         "object_store_peak_bytes": sampler.peak_object_store_bytes,
     }
@@ -217,6 +228,13 @@ def _model_alone_apart(paths: list[Path], config: EnhanceConfig, device: str) ->
 
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(model_alone, paths, config, device).result()
+
+
+def _mean_stages(stages_by_level: dict) -> float | None:
+    """Stages run per chunk, averaged over a run's chunks (RunSummary.stages_by_level)."""
+    counts = [(stages, n) for by_stages in stages_by_level.values() for stages, n in by_stages.items()]
+    chunks = sum(n for _, n in counts)
+    return sum(stages * n for stages, n in counts) / chunks if chunks else None
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -258,17 +276,19 @@ def format_table(result: dict) -> str:
         f"  pipeline / model alone: {num(t['pipeline_over_model'])}   "
         f"pipeline / decode+encode: {num(t['pipeline_over_decode_encode'])}",
         "",
-        f"{'routing':<34}{'wall s':>10}  chunks by pool",
+        f"{'routing':<34}{'wall s':>10}{'stages':>8}  chunks by pool",
     ]
     for key, label in (
         ("on", f"on (light pool <= {c['light_max_stages']} stages)"),
-        ("off", "off (one pool)"),
+        ("off", "off (one pool, planned stages)"),
+        ("off_full", "off (one pool, every stage)"),
     ):
         pools = ", ".join(f"{p} {n}" for p, n in sorted(r[key]["chunks_by_pool"].items()))
-        lines.append(f"  {label:<32}{r[key]['wall_s']:>10.2f}  {pools}")
+        lines.append(f"  {label:<32}{r[key]['wall_s']:>10.2f}{num(r[key]['mean_stages_run']):>8}  {pools}")
     lines += [
-        f"  wall time off / on: {num(r['off_over_on_wall'])}"
-        f"   (after a {result['warmup']['frames']}-frame warm-up run, {result['warmup']['wall_s']:.2f} s)",
+        f"  wall time off / on: {num(r['off_over_on_wall'])}   off with every stage / on: "
+        f"{num(r['off_full_over_on_wall'])}",
+        f"  (after a {result['warmup']['frames']}-frame warm-up run, {result['warmup']['wall_s']:.2f} s)",
         "",
         f"{'memory':<8}{'videos':>8}{'frames':>8}{'wall s':>9}"
         f"{'driver peak RSS MiB':>21}{'object store peak MiB':>23}",

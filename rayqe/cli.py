@@ -246,7 +246,8 @@ def bench_command(
     work: str | None = typer.Option(None, "--work", help="Pipeline I/O (OUT/work; s3:// on a cluster)."),
     s3_endpoint_url: str | None = typer.Option(None, help="S3-compatible endpoint (else AWS_ENDPOINT_URL)."),
 ) -> None:
-    """Pipeline frames/s vs the model alone and decode+encode alone; routing on/off; memory vs videos."""
+    """Pipeline frames/s vs the model alone and decode+encode alone; routing on vs off (planned stages, and
+    every stage); memory vs videos."""
     from pathlib import Path
 
     from rayqe.bench import BenchConfig, format_table, run_bench

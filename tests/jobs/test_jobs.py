@@ -103,6 +103,10 @@ def test_bench_job_measures_every_figure(ray_head, tiny_weights, tmp_path):
     routing = result["routing"]
     assert routing["on"]["wall_s"] > 0 and routing["off"]["wall_s"] > 0 and routing["off_over_on_wall"] > 0
     assert set(routing["off"]["chunks_by_pool"]) == {S.POOL_FULL}  # off: one pool
+    # off with every stage: one pool, the tiny model's 4 stages on every chunk, more than termination ran
+    full = routing["off_full"]
+    assert set(full["chunks_by_pool"]) == {S.POOL_FULL} and full["mean_stages_run"] == 4
+    assert routing["on"]["mean_stages_run"] <= 4 and routing["off_full_over_on_wall"] > 0
     assert result["warmup"]["videos"] == 1 and 0 < result["warmup"]["frames"] <= 8  # warm-up, apart
     memory = {row["scale"]: row for row in result["memory"]}
     assert sorted(memory) == [1, 2] and (memory[1]["videos"], memory[2]["videos"]) == (2, 4)
