@@ -7,7 +7,7 @@ import torch
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import DRLEncoder
 from rayqe.train.data import PatchSampler, load_split
-from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, report, to_device, worker_device
 from rayqe.train.losses import drl_loss, level_accuracy
 
 # Crops per location and locations per batch: 16 x 2 = 32 crops, ~3 per (codec, QP) label, so most anchors
@@ -20,20 +20,23 @@ def train_drl(config: TrainConfig) -> None:
 
     model_config = config.model_config()
     drl = DRLEncoder(model_config.drl)
-    opt = torch.optim.Adam(drl.parameters(), lr=config.lr)
     last = config.run_dir / "last.pt"
-    state = {"step": 0, "elapsed_s": 0.0, "history": []}
+    state, blob = {"step": 0, "elapsed_s": 0.0, "history": []}, None
     if last.exists():
         blob = load_checkpoint(last)
         drl.load_state_dict(blob["drl"])
-        opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
+    device = worker_device()  # loaded on the CPU; the optimiser is built where the weights will live
+    drl.to(device)
+    opt = torch.optim.Adam(drl.parameters(), lr=config.lr)
+    if blob is not None:
+        opt.load_state_dict(blob["training_state"]["optimizer"])  # its state follows the parameters' device
     model = prepare_model(drl)
     sampler = PatchSampler(
         load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
     )
     val = PatchSampler(load_split(config.data_dir, "val"), seed=12345, grid=config.grid)
-    val_batch = val.degradation_crops(64, PER_LOCATION, config.patch)
+    val_batch = to_device(val.degradation_crops(64, PER_LOCATION, config.patch), device)
     clock = Clock(config, state["elapsed_s"])
 
     def save() -> None:
@@ -49,7 +52,7 @@ def train_drl(config: TrainConfig) -> None:
             )
 
     while state["step"] < config.steps and not clock.over_budget():
-        batch = sampler.degradation_crops(config.batch, PER_LOCATION, config.patch)
+        batch = to_device(sampler.degradation_crops(config.batch, PER_LOCATION, config.patch), device)
         out = model(batch["crop"])
         loss, parts = drl_loss(out, batch["label"], batch["level"], batch["qp"], config.kind == "drl")
         opt.zero_grad(set_to_none=True)

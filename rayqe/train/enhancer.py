@@ -20,7 +20,7 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.ensemble import ENSEMBLES, invert, transform
 from rayqe.train.data import PatchSampler, load_split
-from rayqe.train.loop import Clock, TrainConfig, is_rank0, report
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, report, to_device, worker_device
 from rayqe.train.losses import (
     CHANNEL_WEIGHTS,
     LUMA_WEIGHTS,
@@ -65,8 +65,8 @@ def validate(drl: DRLEncoder, enhancer: Enhancer, batches: list[dict], output_bi
         centre = win[:, enhancer.config.radius]
         outs = enhancer(win, drl(centre))
         scored = {
-            "val_dpsnr": _gains(centre, tgt, outs, output_bits, CHANNEL_WEIGHTS),
-            "val_y8_dpsnr": _gains(centre, tgt, outs, 8, LUMA_WEIGHTS),
+            "val_dpsnr": _gains(centre, tgt, outs, output_bits, CHANNEL_WEIGHTS).cpu(),
+            "val_y8_dpsnr": _gains(centre, tgt, outs, 8, LUMA_WEIGHTS).cpu(),
         }
         for i, lvl in enumerate(b["level"].tolist()):
             counts[lvl] = counts.get(lvl, 0) + 1
@@ -187,22 +187,26 @@ def train_enhancer(config: TrainConfig) -> None:
     # frozen: the representation was learned in phase 1; tuned: it follows the enhancer's loss, anchored
     drl.eval().requires_grad_(tune_drl)  # eval either way: the encoder has no batch statistics
     enhancer = Enhancer(model_config)
-    groups = [{"params": list(enhancer.parameters()), "lr": config.lr}]
-    if tune_drl:
-        groups.append({"params": list(drl.parameters()), "lr": config.lr * config.drl_lr_scale})
-    opt = torch.optim.Adam(groups)
     last = config.run_dir / "last.pt"
-    state = {"step": 0, "elapsed_s": 0.0, "history": []}
+    state, blob = {"step": 0, "elapsed_s": 0.0, "history": []}, None
     if last.exists():
         blob = load_checkpoint(last)
         enhancer.load_state_dict(blob["enhancer"])
         drl.load_state_dict(blob["drl"])  # the pretrained encoder, or the run's tuned one
         check_resumable(config, blob)
-        opt.load_state_dict(blob["training_state"]["optimizer"])
         state = blob["training_state"]
     elif config.init_from is not None:
         state["init_from"] = warm_start(enhancer, drl, config.init_from, config.kind, carry_drl=tune_drl)
         report({"step": 0, "init_from": str(config.init_from), **state["init_from"]})
+    device = worker_device()  # weights are loaded on the CPU; the optimiser is built where they will live
+    drl.to(device)
+    enhancer.to(device)
+    groups = [{"params": list(enhancer.parameters()), "lr": config.lr}]
+    if tune_drl:
+        groups.append({"params": list(drl.parameters()), "lr": config.lr * config.drl_lr_scale})
+    opt = torch.optim.Adam(groups)
+    if blob is not None:
+        opt.load_state_dict(blob["training_state"]["optimizer"])  # its state follows the parameters' device
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
@@ -213,7 +217,7 @@ def train_enhancer(config: TrainConfig) -> None:
     )
     val_sampler = PatchSampler(load_split(config.data_dir, "val"), seed=777, grid=config.grid)
     r = model_config.radius
-    val_batches = [val_sampler.windows(8, VAL_PATCH, r) for _ in range(VAL_WINDOWS // 8)]
+    val_batches = [to_device(val_sampler.windows(8, VAL_PATCH, r), device) for _ in range(VAL_WINDOWS // 8)]
     clock = Clock(config, state["elapsed_s"])
 
     def save() -> None:
@@ -239,7 +243,7 @@ def train_enhancer(config: TrainConfig) -> None:
 
     running, running_cons, running_align = [], [], []
     while state["step"] < config.steps and not clock.over_budget():
-        batch = sampler.windows(config.batch, config.patch, r)
+        batch = to_device(sampler.windows(config.batch, config.patch, r), device)
         ops = CONSISTENCY_OPS[(config.seed + state["step"]) % len(CONSISTENCY_OPS)]
         loss, per_exit, cons, align = step_loss(
             model,

@@ -237,6 +237,21 @@ def report(metrics: dict) -> None:
     )
 
 
+def worker_device():
+    """This Ray Train worker's torch device: the GPU Ray Train gave it (`use_gpu`), else the CPU."""
+    from ray.train.torch import get_device
+
+    return get_device()
+
+
+def to_device(batch: dict, device) -> dict:
+    """A batch with its tensors on `device`; other values as they are. Batches are sampled on the CPU, the
+    model sits on the worker's device: without this a GPU worker fails on its first step."""
+    import torch
+
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
 def is_rank0() -> bool:
     from ray import train
 

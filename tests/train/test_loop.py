@@ -15,7 +15,7 @@ from rayqe.models.checkpoint import load_checkpoint
 from rayqe.models.drl import CODING_GRID
 from rayqe.models.restorer import Restorer
 from rayqe.train.calibrate import calibrate
-from rayqe.train.loop import TrainConfig, last_error_line, run_training, validate
+from rayqe.train.loop import TrainConfig, last_error_line, run_training, to_device, validate
 from rayqe.train.probe import probe
 from rayqe.video.compress import compress_file
 from rayqe.video.encode import FrameEncoder
@@ -130,6 +130,30 @@ def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
         f"{c}_qp{q}" for c in ("libx264", "libx265") for q in (22, 42)
     }
     assert 0 <= frames["level_mae"] <= 4 and -1 <= frames["spearman"] <= 1
+
+
+def test_batches_move_to_the_workers_device_and_other_values_stay():
+    batch = {"window": torch.zeros(2, 5, 6, 4, 4), "level": torch.tensor([0, 4]), "clip": "a"}
+    moved = to_device(batch, torch.device("meta"))  # any device but the CPU the sampler built them on
+    assert moved["window"].device.type == moved["level"].device.type == "meta"
+    assert moved["clip"] == "a" and batch["window"].device.type == "cpu"  # the sampler's batch untouched
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (the device path of `--gpu`)")
+def test_both_phases_train_and_resume_on_a_gpu_worker(ray_local, tiny_data, tmp_path):
+    pre, run = tmp_path / "pre", tmp_path / "enh"
+    gpu = {**TINY, "use_gpu": True}
+    for steps in (2, 3):  # the second call resumes: the optimiser's state must land on the GPU too
+        run_training(TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=steps, **gpu))
+    terms = {"consistency_weight": 1.0, "align_weight": 0.1, "drl_weights": pre / "last.pt"}
+    for steps in (2, 3):
+        run_training(TrainConfig(tiny_data, run, phase="enhancer", kind="drl", steps=steps, **terms, **gpu))
+    blob = load_checkpoint(run / "last.pt")
+    assert blob["training_state"]["step"] == 3
+    assert all(v.device.type == "cpu" for v in blob["enhancer"].values())  # loadable on any machine
+    assert "val_dpsnr_qp22" in blob["training_state"]["history"][-1]
 
 
 def test_worker_errors_come_back_as_their_last_line():
