@@ -31,9 +31,14 @@ def train_drl_command(
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
+    in_process: bool = typer.Option(
+        False,
+        "--in-process",
+        help="Run the loop in this process without Ray (one worker; a box without Ray).",
+    ),
 ) -> None:
     """Phase 1: pretrain the degradation encoder with Ray Train (resumable)."""
-    from rayqe.train.loop import run_training
+    from rayqe.train.loop import run_in_process, run_training
 
     cfg = _train_config(
         "drl",
@@ -49,7 +54,7 @@ def train_drl_command(
         lr=1e-3,
         grid=grid,
     )
-    typer.echo(str(run_training(cfg)))
+    typer.echo(str((run_in_process if in_process else run_training)(cfg)))
 
 
 def train_command(
@@ -93,10 +98,15 @@ def train_command(
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
+    in_process: bool = typer.Option(
+        False,
+        "--in-process",
+        help="Run the loop in this process without Ray (one worker; a box without Ray).",
+    ),
 ) -> None:
     """Phase 2: train the staged enhancer on the pretrained encoder (frozen, or lightly tuned with
     --drl-lr-scale) with Ray Train (resumable)."""
-    from rayqe.train.loop import run_training
+    from rayqe.train.loop import run_in_process, run_training
 
     cfg = _train_config(
         "enhancer",
@@ -123,7 +133,7 @@ def train_command(
         use_gpu=gpu,
         grid=grid,
     )
-    typer.echo(str(run_training(cfg)))
+    typer.echo(str((run_in_process if in_process else run_training)(cfg)))
 
 
 def calibrate_command(

@@ -7,7 +7,7 @@ import torch
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import DRLEncoder
 from rayqe.train.data import PatchSampler, load_split
-from rayqe.train.loop import Clock, TrainConfig, is_rank0, report, to_device, worker_device
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, prepare, report, to_device, worker_device
 from rayqe.train.losses import drl_loss, level_accuracy
 
 # Crops per location and locations per batch: 16 x 2 = 32 crops, ~3 per (codec, QP) label, so most anchors
@@ -16,8 +16,6 @@ PER_LOCATION = 2
 
 
 def train_drl(config: TrainConfig) -> None:
-    from ray.train.torch import prepare_model
-
     model_config = config.model_config()
     drl = DRLEncoder(model_config.drl)
     last = config.run_dir / "last.pt"
@@ -31,7 +29,7 @@ def train_drl(config: TrainConfig) -> None:
     opt = torch.optim.Adam(drl.parameters(), lr=config.lr)
     if blob is not None:
         opt.load_state_dict(blob["training_state"]["optimizer"])  # its state follows the parameters' device
-    model = prepare_model(drl)
+    model = prepare(drl)
     sampler = PatchSampler(
         load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
     )

@@ -20,7 +20,7 @@ from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
 from rayqe.models.ensemble import ENSEMBLES, invert, transform
 from rayqe.train.data import PatchSampler, load_split
-from rayqe.train.loop import Clock, TrainConfig, is_rank0, report, to_device, worker_device
+from rayqe.train.loop import Clock, TrainConfig, is_rank0, prepare, report, to_device, worker_device
 from rayqe.train.losses import (
     CHANNEL_WEIGHTS,
     LUMA_WEIGHTS,
@@ -175,8 +175,6 @@ def check_resumable(config: TrainConfig, blob: dict | None = None) -> None:
 
 
 def train_enhancer(config: TrainConfig) -> None:
-    from ray.train.torch import prepare_model
-
     pre = load_checkpoint(config.drl_weights)
     if pre["kind"] != config.kind:
         raise RayqeError(f"{config.drl_weights} was pretrained for {pre['kind']!r}, not {config.kind!r}")
@@ -210,8 +208,8 @@ def train_enhancer(config: TrainConfig) -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
     for _ in range(state["step"]):
         sched.step()  # resume the schedule where it was (cheap: no optimiser step)
-    model = prepare_model(enhancer)
-    drl_model = prepare_model(drl) if tune_drl else drl  # several workers: its gradients are all-reduced too
+    model = prepare(enhancer)
+    drl_model = prepare(drl) if tune_drl else drl  # several workers: its gradients are all-reduced too
     sampler = PatchSampler(
         load_split(config.data_dir, "train"), seed=config.seed + state["step"], grid=config.grid
     )

@@ -1,5 +1,9 @@
 """Ray Train entry: the same loop runs on 1 CPU worker here and on N GPU workers on a cluster.
 
+`run_in_process` runs that loop once more without Ray (one worker, this process): for a machine that has
+torch but no Ray, such as a lent GPU box whose per-call transfer limit is smaller than Ray's wheel. The
+loop reaches Ray only through `report`, `is_rank0`, `worker_device` and `prepare`, which answer locally then.
+
 Resuming is the point on this project's hardware (2 CPU cores): every `checkpoint_minutes` the worker of
 rank 0 atomically rewrites RUN_DIR/last.pt (model, optimiser, step, elapsed time, loss history); the next
 invocation with the same RUN_DIR continues from it, so training accumulates across sessions. The step budget
@@ -151,12 +155,9 @@ def last_error_line(err: BaseException) -> str:
     return f"{kind.rsplit('.', 1)[-1]}: {message}" if sep and "." in kind and " " not in kind else lines[-1]
 
 
-def run_training(config: TrainConfig) -> Path:
-    """Launch the loop with Ray Train's TorchTrainer; returns RUN_DIR/last.pt."""
-    import ray
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-
+def _prepare_run(config: TrainConfig) -> TrainConfig:
+    """Validate, resolve paths (workers may run elsewhere), refuse a mismatched resume with a clear line, and
+    record the config in RUN_DIR/train_config.json."""
     validate(config)
     run_dir = config.run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +173,42 @@ def run_training(config: TrainConfig) -> Path:
 
         check_resumable(config)  # before any worker starts: a clear line, not a worker traceback
     (run_dir / "train_config.json").write_text(json.dumps(config.to_json(), indent=1))
+    return config
+
+
+# Set while run_in_process runs the loop: {"use_gpu": bool}; None inside Ray Train workers.
+_IN_PROCESS: dict | None = None
+
+
+def run_in_process(config: TrainConfig) -> Path:
+    """The same loop in this process, without Ray (one worker; its GPU with `use_gpu`); returns
+    RUN_DIR/last.pt. Resumes, checkpoints and logs as under Ray Train."""
+    global _IN_PROCESS
+    if config.num_workers != 1:
+        raise RayqeError(f"in-process training runs one worker, not {config.num_workers}")
+    if config.use_gpu:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RayqeError("--gpu: torch sees no CUDA device in this process")
+    config = _prepare_run(config)
+    _IN_PROCESS = {"use_gpu": config.use_gpu}
+    try:
+        worker_loop(config.to_json())
+    finally:
+        _IN_PROCESS = None
+    print(f"checkpoint: {config.run_dir / 'last.pt'}", file=sys.stderr)
+    return config.run_dir / "last.pt"
+
+
+def run_training(config: TrainConfig) -> Path:
+    """Launch the loop with Ray Train's TorchTrainer; returns RUN_DIR/last.pt."""
+    import ray
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    config = _prepare_run(config)
+    run_dir = config.run_dir
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(
@@ -227,9 +264,10 @@ class Clock:
 
 def report(metrics: dict) -> None:
     """Ray Train metrics (shown by Ray, kept in its results) plus one line on stderr for humans."""
-    from ray import train
+    if _IN_PROCESS is None:
+        from ray import train
 
-    train.report(metrics)
+        train.report(metrics)
     print(
         " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()),
         file=sys.stderr,
@@ -238,10 +276,25 @@ def report(metrics: dict) -> None:
 
 
 def worker_device():
-    """This Ray Train worker's torch device: the GPU Ray Train gave it (`use_gpu`), else the CPU."""
+    """This worker's torch device: the GPU Ray Train gave it (`use_gpu`), else the CPU; in process, the
+    current CUDA device with `use_gpu`."""
+    import torch
+
+    if _IN_PROCESS is not None:
+        return torch.device("cuda" if _IN_PROCESS["use_gpu"] else "cpu")
     from ray.train.torch import get_device
 
     return get_device()
+
+
+def prepare(model):
+    """Ray Train's prepare_model (device, and DistributedDataParallel over several workers); in process the
+    model is already on its device and alone."""
+    if _IN_PROCESS is not None:
+        return model
+    from ray.train.torch import prepare_model
+
+    return prepare_model(model)
 
 
 def to_device(batch: dict, device) -> dict:
@@ -253,6 +306,8 @@ def to_device(batch: dict, device) -> dict:
 
 
 def is_rank0() -> bool:
+    if _IN_PROCESS is not None:
+        return True
     from ray import train
 
     return train.get_context().get_world_rank() == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,7 +17,14 @@ from rayqe.models.checkpoint import load_checkpoint
 from rayqe.models.drl import CODING_GRID
 from rayqe.models.restorer import Restorer
 from rayqe.train.calibrate import calibrate
-from rayqe.train.loop import TrainConfig, last_error_line, run_training, to_device, validate
+from rayqe.train.loop import (
+    TrainConfig,
+    last_error_line,
+    run_in_process,
+    run_training,
+    to_device,
+    validate,
+)
 from rayqe.train.probe import probe
 from rayqe.video.compress import compress_file
 from rayqe.video.encode import FrameEncoder
@@ -154,6 +163,45 @@ def test_both_phases_train_and_resume_on_a_gpu_worker(ray_local, tiny_data, tmp_
     assert blob["training_state"]["step"] == 3
     assert all(v.device.type == "cpu" for v in blob["enhancer"].values())  # loadable on any machine
     assert "val_dpsnr_qp22" in blob["training_state"]["history"][-1]
+
+
+# Both phases through the CLI in a fresh interpreter where `import ray` fails (a box with torch but no Ray).
+_WITHOUT_RAY = """
+import sys
+sys.modules["ray"] = None  # any import of ray now raises ImportError
+from typer.testing import CliRunner
+from rayqe.cli import app
+data, pre, enh = sys.argv[1:4]
+tiny = ["--threads", "1", "--batch", "2", "--in-process"]
+r = CliRunner().invoke(app, ["train-drl", "--data", data, "--run", pre, "--steps", "2", *tiny])
+assert r.exit_code == 0, r.output
+r = CliRunner().invoke(app, ["train", "--drl-weights", pre + "/last.pt", "--data", data, "--run", enh,
+                             "--steps", "1", "--patch", "32", *tiny])
+assert r.exit_code == 0, r.output
+print(r.output)  # the loop's log lines, as a terminal would show them
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_both_phases_train_in_process_where_ray_cannot_be_imported(tiny_data, tmp_path):
+    pre, enh = tmp_path / "pre", tmp_path / "enh"
+    args = [sys.executable, "-c", _WITHOUT_RAY, str(tiny_data), str(pre), str(enh)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+    assert load_checkpoint(pre / "last.pt")["training_state"]["step"] == 2
+    blob = load_checkpoint(enh / "last.pt")
+    assert blob["training_state"]["step"] == 1 and blob["enhancer"] is not None
+    assert {"val_dpsnr_qp22", "val_dpsnr_qp42"} <= set(blob["training_state"]["history"][-1])  # validated
+    assert "step=1" in proc.stdout and "checkpoint:" in proc.stdout  # its log lines reach the terminal
+
+
+def test_in_process_training_refuses_what_it_cannot_do(tiny_data, tmp_path):
+    with pytest.raises(RayqeError, match="one worker"):
+        run_in_process(TrainConfig(tiny_data, tmp_path, phase="drl", num_workers=2))
+    if not torch.cuda.is_available():
+        with pytest.raises(RayqeError, match="no CUDA device"):
+            run_in_process(TrainConfig(tiny_data, tmp_path, phase="drl", use_gpu=True))
 
 
 def test_worker_errors_come_back_as_their_last_line():
