@@ -19,8 +19,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rayqe.errors import RayqeError
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -275,7 +279,7 @@ def report(metrics: dict) -> None:
     )
 
 
-def worker_device():
+def worker_device() -> torch.device:
     """This worker's torch device: the GPU Ray Train gave it (`use_gpu`), else the CPU; in process, the
     current CUDA device with `use_gpu`."""
     import torch
@@ -287,7 +291,7 @@ def worker_device():
     return get_device()
 
 
-def prepare(model):
+def prepare(model: torch.nn.Module) -> torch.nn.Module:
     """Ray Train's prepare_model (device, and DistributedDataParallel over several workers); in process the
     model is already on its device and alone."""
     if _IN_PROCESS is not None:
@@ -297,7 +301,7 @@ def prepare(model):
     return prepare_model(model)
 
 
-def to_device(batch: dict, device) -> dict:
+def to_device(batch: dict, device: torch.device) -> dict:
     """A batch with its tensors on `device`; other values as they are. Batches are sampled on the CPU, the
     model sits on the worker's device: without this a GPU worker fails on its first step."""
     import torch
