@@ -19,9 +19,8 @@ from pathlib import Path
 
 import torch
 
-from rayqe.models.checkpoint import DEFAULT_WEIGHTS, load_checkpoint
-from rayqe.models.drl import DRLEncoder
 from rayqe.models.enhancer import Enhancer, EnhancerConfig
+from rayqe.models.restorer import Restorer
 from rayqe.train.data import PatchSampler, load_split
 from rayqe.train.enhancer import VAL_PATCH, VAL_WINDOWS, lr_factor, step_loss, validate
 from rayqe.train.losses import ExitLoss
@@ -44,11 +43,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="initialisation and training batches")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    blob = load_checkpoint(DEFAULT_WEIGHTS["drl"])
-    drl = DRLEncoder(blob["config"].drl)
-    drl.load_state_dict(blob["drl"])
-    drl.eval().requires_grad_(False)
-    config = EnhancerConfig(widths=(24, 32, 48), num_stages=2, drl=blob["config"].drl)
+    drl = Restorer.load(None).drl.requires_grad_(False)  # the shipped encoder, frozen (eval)
+    config = EnhancerConfig(widths=(24, 32, 48), num_stages=2, drl=drl.config)
     torch.manual_seed(args.seed)
     model = Enhancer(config)
     r = config.radius

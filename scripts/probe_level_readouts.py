@@ -21,13 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rayqe.metrics import psnr_y
-from rayqe.models.drl import CODING_GRID, HIGHPASS_GAIN, LEVEL_QPS
+from rayqe.models.drl import LEVEL_QPS, DRLOutput
 from rayqe.models.gain import DEFAULT_RIDGE
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
-from rayqe.models.restorer import Restorer
+from rayqe.models.restorer import Restorer, rating_view
 from rayqe.models.termination import codec_family
 from rayqe.train.calibrate import FRAME_STRIDE, WindowGains, gains_over_input, per_codec_mapping
 from rayqe.train.data import CODECS, load_planes
@@ -38,24 +37,9 @@ EPSILON_DB, BIN_WIDTH = 0.015, 0.5  # the shipped calibration's
 RIDGE = 1.0  # on standardised features, fixed before any val number (runs/readout/RULE.md)
 
 
-def pooled_stats(drl, x_16hw: torch.Tensor) -> np.ndarray:
+def pooled_stats(out: DRLOutput) -> np.ndarray:
     """Mean and std over positions of each of the DRL's three maps: (2 * sum(widths),)."""
-    hp = x_16hw - F.avg_pool2d(x_16hw, 3, stride=1, padding=1, count_include_pad=False)
-    m0 = drl.level0(torch.cat([x_16hw - 0.5, HIGHPASS_GAIN * hp], dim=1))
-    m1 = drl.level1(m0)
-    feats = []
-    for m in (m0, m1, drl.level2(m1)):
-        a = drl.act(m)
-        feats += [a.mean(dim=(2, 3)), a.std(dim=(2, 3))]
-    return torch.cat(feats, 1)[0].numpy()
-
-
-def centre_crop(x: torch.Tensor, tile: int) -> torch.Tensor:
-    """The view the Restorer rates (Restorer._degradation): a centred crop of at most one tile."""
-    h, w = x.shape[-2:]
-    th, tw, g = min(h, tile // 2), min(w, tile // 2), CODING_GRID // 2
-    y0, x0 = (h - th) // 2 // g * g, (w - tw) // 2 // g * g
-    return x[..., y0 : y0 + th, x0 : x0 + tw]
+    return torch.cat([f(m, dim=(2, 3)) for m in out.maps for f in (torch.mean, torch.std)], 1)[0].numpy()
 
 
 @torch.inference_mode()
@@ -74,22 +58,24 @@ def split_windows(model: Restorer, data: Path, split: str, with_gains: bool) -> 
                 packed = pack_planes(var.y, var.u, var.v)
                 for t in range(0, packed.shape[0], FRAME_STRIDE):
                     row = {"clip": ref_path.stem, "codec": codec, "qp": qp}
-                    view = centre_crop(packed[t : t + 1], model.tile)
-                    row["stats"] = pooled_stats(drl, view)
+                    view = rating_view(packed[t : t + 1], model.tile)  # what the Restorer rates
+                    rated = drl(view)
+                    row["stats"] = pooled_stats(rated)
                     if with_gains:
                         win = packed[window_indices(t, model.radius, packed.shape[0])][None]
-                        d = drl(win[:, model.radius])
-                        outs = [o[0].clamp(0, 1) for o in (win[:, model.radius], *model.enhancer(win, d))]
+                        centre = win[:, model.radius]
+                        d = rated if view.shape == centre.shape else drl(centre)  # one pass if it is all
+                        outs = [o[0].clamp(0, 1) for o in (centre, *model.enhancer(win, d))]
                         frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
                         row["gains"] = gains_over_input([psnr_y(frame, unpack_frame(o, frame)) for o in outs])
                         if row["gains"] is None:
                             continue  # already exact
-                        p = d.level_map_logits.softmax(1)[0]
+                        p = rated.level_map_logits.softmax(1)[0]
                         level_map = (p * torch.arange(p.shape[0], dtype=p.dtype)[:, None, None]).sum(0)
                         flat = level_map.flatten().numpy()
                         row["readouts"] = {
-                            "soft_level": float(d.level()[0]),
-                            "qp_head": (float(d.qp[0]) - LEVEL_QPS[0]) / (LEVEL_QPS[1] - LEVEL_QPS[0]),
+                            "soft_level": float(rated.level()[0]),
+                            "qp_head": (float(rated.qp[0]) - LEVEL_QPS[0]) / (LEVEL_QPS[1] - LEVEL_QPS[0]),
                             "map_mean": float(flat.mean()),
                             "map_median": float(np.median(flat)),
                             "map_q10": float(np.quantile(flat, 0.10)),

@@ -157,11 +157,7 @@ class Restorer:
     def _degradation(self, x_16hw: torch.Tensor) -> tuple[DRLOutput, np.ndarray | None]:
         """The DRL on a representative view, a centred crop of at most one tile, and the policy's window
         features of the same crop (None when the policy needs none)."""
-        h, w = x_16hw.shape[-2:]
-        th, tw = min(h, self.tile // 2), min(w, self.tile // 2)
-        g = CODING_GRID // 2  # on the coding grid, as the encoder was trained (packed pixels)
-        y0, x0 = (h - th) // 2 // g * g, (w - tw) // 2 // g * g
-        crop = x_16hw[..., y0 : y0 + th, x0 : x0 + tw]
+        crop = rating_view(x_16hw, self.tile)
         out = self.drl(crop)
         return out, window_features(out, crop) if self.policy.uses_features else None
 
@@ -229,6 +225,16 @@ class Restorer:
         return out_16hw
 
 
+def rating_view(x_16hw: torch.Tensor, tile: int) -> torch.Tensor:
+    """The view of a packed frame the level is read from: a centred crop of at most one tile (`tile` in
+    full-resolution pixels), its corner on the coding grid, as the encoder was trained (packed pixels)."""
+    h, w = x_16hw.shape[-2:]
+    th, tw = min(h, tile // 2), min(w, tile // 2)
+    g = CODING_GRID // 2
+    y0, x0 = (h - th) // 2 // g * g, (w - tw) // 2 // g * g
+    return x_16hw[..., y0 : y0 + th, x0 : x0 + tw]
+
+
 class ModelMethod:
     """`rayqe evaluate --method drl|baseline`: a Restorer behind the Method interface; output at the input's
     bit depth, or at `bit_depth` when deeper."""
@@ -255,4 +261,4 @@ def build_model_method(
     return ModelMethod(Restorer.load(weights, kind=name, policy=policy, ensemble=ensemble), output_bits)
 
 
-__all__ = ["LEVEL_QPS", "LevelEstimate", "ModelMethod", "Restorer", "build_model_method"]
+__all__ = ["LEVEL_QPS", "LevelEstimate", "ModelMethod", "Restorer", "build_model_method", "rating_view"]
