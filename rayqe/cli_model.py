@@ -31,6 +31,9 @@ def train_drl_command(
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     grid: int = typer.Option(16, "--grid", help="Crops start on this pixel grid (the codecs' block grid)."),
+    rank_weight: float = typer.Option(
+        0.0, "--rank-weight", help="Weight of the same-content level differences (0: off)."
+    ),
     in_process: bool = typer.Option(
         False,
         "--in-process",
@@ -53,6 +56,7 @@ def train_drl_command(
         use_gpu=gpu,
         lr=1e-3,
         grid=grid,
+        rank_weight=rank_weight,
     )
     typer.echo(str((run_in_process if in_process else run_training)(cfg)))
 

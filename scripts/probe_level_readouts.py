@@ -8,9 +8,12 @@ other clips (train/gain_fit.leave_one_clip_out). Readouts:
   map_mean / map_median / map_q10 / map_q25   statistics of the per-position level map
   ridge       a ridge regression of the QP (level units) from the pooled means and standard deviations of
               the DRL's three maps, one per codec family, fitted on the TRAIN split (never on val)
+  NAME_soft / NAME_qp   with --encoder NAME=CKPT: the soft level and regressed QP of another DRL encoder
+              rating the same view, the shipped enhancer still modulated by the shipped DRL's maps
+              (a separately trained level estimator; stop 24, runs/rank/RULE.md)
 Also each readout's Spearman correlation with the true QP on val, per codec.
 
-    python scripts/probe_level_readouts.py --data data
+    python scripts/probe_level_readouts.py --data data [--encoder rank=runs/rank/last.pt ...] [--no-ridge]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from rayqe.models.termination import codec_family
 from rayqe.train.calibrate import FRAME_STRIDE, WindowGains, gains_over_input, per_codec_mapping
 from rayqe.train.data import CODECS, load_planes
 from rayqe.train.gain_fit import leave_one_clip_out
+from rayqe.train.probe import load_encoder
 from rayqe.video.frames import YuvFrame
 
 EPSILON_DB, BIN_WIDTH = 0.015, 0.5  # the shipped calibration's
@@ -43,9 +47,11 @@ def pooled_stats(out: DRLOutput) -> np.ndarray:
 
 
 @torch.inference_mode()
-def split_windows(model: Restorer, data: Path, split: str, with_gains: bool) -> list[dict]:
+def split_windows(
+    model: Restorer, data: Path, split: str, with_gains: bool, others: dict | None = None
+) -> list[dict]:
     """Every FRAME_STRIDE-th frame of every clip of `split` at every QP and codec: pooled stats, and on val
-    the gains of every exit and the DRL's own readouts."""
+    the gains of every exit, the DRL's own readouts and those of the `others` encoders (name -> encoder)."""
     drl, rows = model.drl, []
     for ref_path in sorted((data / "pristine" / split).glob("*.mkv")):
         ref = load_planes(ref_path) if with_gains else None
@@ -75,15 +81,23 @@ def split_windows(model: Restorer, data: Path, split: str, with_gains: bool) -> 
                         flat = level_map.flatten().numpy()
                         row["readouts"] = {
                             "soft_level": float(rated.level()[0]),
-                            "qp_head": (float(rated.qp[0]) - LEVEL_QPS[0]) / (LEVEL_QPS[1] - LEVEL_QPS[0]),
+                            "qp_head": _qp_in_levels(rated),
                             "map_mean": float(flat.mean()),
                             "map_median": float(np.median(flat)),
                             "map_q10": float(np.quantile(flat, 0.10)),
                             "map_q25": float(np.quantile(flat, 0.25)),
                         }
+                        for name, other in (others or {}).items():
+                            theirs = other(view)
+                            row["readouts"][f"{name}_soft"] = float(theirs.level()[0])
+                            row["readouts"][f"{name}_qp"] = _qp_in_levels(theirs)
                     rows.append(row)
         print(f"{split} {ref_path.stem}: {len(rows)} frames", flush=True)
     return rows
+
+
+def _qp_in_levels(rated: DRLOutput) -> float:
+    return (float(rated.qp[0]) - LEVEL_QPS[0]) / (LEVEL_QPS[1] - LEVEL_QPS[0])
 
 
 def fit_ridge(train: list[dict]) -> Callable[[dict], float]:
@@ -145,15 +159,21 @@ def score(val: list[dict], readout: Callable[[dict], float], num_stages: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument(
+        "--encoder", action="append", default=[], metavar="NAME=CKPT", help="another DRL encoder's level"
+    )
+    parser.add_argument("--no-ridge", action="store_true", help="skip the ridge readout (its train pass)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = Restorer.load(None, policy="full")
-    ridge = fit_ridge(split_windows(model, args.data, "train", with_gains=False))
-    val = split_windows(model, args.data, "val", with_gains=True)
+    others = {name: load_encoder(Path(path)) for name, path in (e.split("=", 1) for e in args.encoder)}
+    ridge = None if args.no_ridge else fit_ridge(split_windows(model, args.data, "train", with_gains=False))
+    val = split_windows(model, args.data, "val", with_gains=True, others=others)
     n = model.num_stages
     for name in val[0]["readouts"]:
         print(f"{name:11s} {score(val, lambda w, name=name: w['readouts'][name], n)}")
-    print(f"{'ridge':11s} {score(val, ridge, n)}")
+    if ridge is not None:
+        print(f"{'ridge':11s} {score(val, ridge, n)}")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,15 @@ def train_drl(config: TrainConfig) -> None:
     while state["step"] < config.steps and not clock.over_budget():
         batch = to_device(sampler.degradation_crops(config.batch, PER_LOCATION, config.patch), device)
         out = model(batch["crop"])
-        loss, parts = drl_loss(out, batch["label"], batch["level"], batch["qp"], config.kind == "drl")
+        loss, parts = drl_loss(
+            out,
+            batch["label"],
+            batch["level"],
+            batch["qp"],
+            config.kind == "drl",
+            rank_weight=config.rank_weight,
+            per_location=PER_LOCATION,
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -52,6 +52,8 @@ class TrainConfig:
     # enhancer: > 0 also trains the aligners' flows on the uncompressed frames at this weight per code value
     # of photometric error (losses.alignment_loss)
     align_weight: float = 0.0
+    # drl phase: > 0 adds the same-content level differences at this weight (losses.level_difference_loss)
+    rank_weight: float = 0.0
     drl_weights: Path | None = None  # enhancer phase: the pretrained encoder (RUN/last.pt of phase drl)
     # enhancer phase, new run only: start from this checkpoint's enhancer (see train.enhancer.warm_start)
     init_from: Path | None = None
@@ -124,6 +126,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"grid {config.grid}: a power of two from 2 to 64")
     if config.consistency_weight < 0:
         raise RayqeError(f"consistency weight {config.consistency_weight} must be >= 0")
+    if config.rank_weight < 0:
+        raise RayqeError(f"rank weight {config.rank_weight} must be >= 0")
     if config.align_weight < 0:
         raise RayqeError(f"alignment weight {config.align_weight} must be >= 0")
     if not 0 <= config.drl_lr_scale <= 1:

@@ -169,10 +169,18 @@ def alignment_loss(
 
 
 def drl_loss(
-    out: DRLOutput, labels_b: torch.Tensor, levels_b: torch.Tensor, qps_b: torch.Tensor, contrastive: bool
+    out: DRLOutput,
+    labels_b: torch.Tensor,
+    levels_b: torch.Tensor,
+    qps_b: torch.Tensor,
+    contrastive: bool,
+    rank_weight: float = 0.0,
+    per_location: int = 2,
 ) -> tuple[torch.Tensor, dict]:
-    """DRL pretraining: supervised InfoNCE on the vector + level CE (global and per position) + QP regression.
-    The baseline's classifier (`contrastive=False`) is trained with the level cross-entropy only."""
+    """DRL pretraining: supervised InfoNCE on the vector + level CE (global and per position) + QP regression,
+    and with `rank_weight` > 0 the same-content level differences (level_difference_loss; the batch holds
+    `per_location` consecutive crops of each location). The baseline's classifier (`contrastive=False`) is
+    trained with the level cross-entropy only."""
     ce = F.cross_entropy(out.level_logits, levels_b)
     parts = {"ce": float(ce.detach())}
     if not contrastive:
@@ -180,7 +188,30 @@ def drl_loss(
     con = supcon_loss(out.vector, labels_b, temperature=CONTRASTIVE_TEMPERATURE)
     map_ce, qp_l1 = _map_and_qp_terms(out, levels_b, qps_b)
     parts.update(con=float(con.detach()), map_ce=float(map_ce.detach()), qp_l1=float(qp_l1.detach()))
-    return CONTRASTIVE_WEIGHT * con + ce + 0.5 * map_ce + 2.0 * qp_l1, parts
+    total = CONTRASTIVE_WEIGHT * con + ce + 0.5 * map_ce + 2.0 * qp_l1
+    if rank_weight > 0:
+        diff = level_difference_loss(out, qps_b, per_location)
+        parts["rank"] = float(diff.detach())
+        total = total + rank_weight * diff
+    return total, parts
+
+
+def level_difference_loss(out: DRLOutput, qps_b: torch.Tensor, per_location: int) -> torch.Tensor:
+    """Same content under two compressions: the difference of the soft levels, and of the regressed QPs, must
+    be the difference of the true QPs (in level units). Whatever the content adds to a rating cancels in the
+    difference, so only what changes with the compression is trained — where the absolute terms can also be
+    met by reading the content (text and hard edges rated heavy at every QP, MODEL_CARD.md stop 22). Crops
+    come in groups of `per_location` consecutive rows of one (clip, frame, crop) (degradation_crops)."""
+    groups = qps_b.shape[0] // per_location
+    i, j = torch.triu_indices(per_location, per_location, 1, device=qps_b.device)
+    step = float(LEVEL_QPS[1] - LEVEL_QPS[0])
+
+    def pairs(x_b: torch.Tensor) -> torch.Tensor:
+        x_gp = x_b[: groups * per_location].reshape(groups, per_location)
+        return x_gp[:, i] - x_gp[:, j]
+
+    true_d = pairs(qps_b.float()) / step
+    return F.smooth_l1_loss(pairs(out.level()), true_d) + F.smooth_l1_loss(pairs(out.qp) / step, true_d)
 
 
 def _map_and_qp_terms(
@@ -218,6 +249,7 @@ __all__ = [
     "drl_loss",
     "level_accuracy",
     "level_anchor_loss",
+    "level_difference_loss",
     "log_ratio_loss",
     "quantise_ste",
     "rounded_sq_err",

@@ -34,11 +34,17 @@ def _mean_cos_dist(a_nd: np.ndarray, b_nd: np.ndarray) -> float:
     return float(1.0 - (a @ b.T).mean())
 
 
-@torch.inference_mode()
-def probe(checkpoint: Path, data_dir: Path, split: str = "test", seed: int = 0) -> dict:
+def load_encoder(checkpoint: Path) -> DRLEncoder:
+    """The DRL encoder of any checkpoint (train-drl's, train's or a shipped model), in eval mode."""
     blob = load_checkpoint(checkpoint)
     drl = DRLEncoder(blob["config"].drl).eval()
     drl.load_state_dict(blob["drl"])
+    return drl
+
+
+@torch.inference_mode()
+def probe(checkpoint: Path, data_dir: Path, split: str = "test", seed: int = 0) -> dict:
+    drl = load_encoder(checkpoint)
     rng = np.random.default_rng(seed)
     rows = []  # (content_id, codec, qp, vector, map_mean, level_pred, qp_pred)
     pairs = load_split(data_dir, split)

@@ -62,12 +62,13 @@ def tiny_data(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_both_phases_resume_calibrate_and_probe(ray_local, tiny_data, tmp_path):
     pre = tmp_path / "pre"
-    cfg = TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=2, **TINY)
+    cfg = TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=2, rank_weight=1.0, **TINY)
     run_training(cfg)
     assert load_checkpoint(pre / "last.pt")["training_state"]["step"] == 2
     run_training(TrainConfig(tiny_data, pre, phase="drl", kind="drl", steps=4, **TINY))  # resumes
     state = load_checkpoint(pre / "last.pt")["training_state"]
     assert state["step"] == 4 and [r["step"] for r in state["history"]] == [1, 2, 3, 4]
+    assert ["rank" in r for r in state["history"]] == [True, True, False, False]  # the term as asked
 
     run = tmp_path / "enh"
     run_training(
@@ -173,7 +174,8 @@ from typer.testing import CliRunner
 from rayqe.cli import app
 data, pre, enh = sys.argv[1:4]
 tiny = ["--threads", "1", "--batch", "2", "--in-process"]
-r = CliRunner().invoke(app, ["train-drl", "--data", data, "--run", pre, "--steps", "2", *tiny])
+r = CliRunner().invoke(app, ["train-drl", "--data", data, "--run", pre, "--steps", "2", "--rank-weight", "1",
+                             *tiny])
 assert r.exit_code == 0, r.output
 r = CliRunner().invoke(app, ["train", "--drl-weights", pre + "/last.pt", "--data", data, "--run", enh,
                              "--steps", "1", "--patch", "32", *tiny])
@@ -227,6 +229,8 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", output_bits=8, rounding="nearest"))
     with pytest.raises(RayqeError, match="consistency weight -1"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", consistency_weight=-1.0))
+    with pytest.raises(RayqeError, match="rank weight -1"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", rank_weight=-1.0))
     with pytest.raises(RayqeError, match="learning-rate scale 2"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", drl_lr_scale=2.0))
     with pytest.raises(RayqeError, match="no training data"):

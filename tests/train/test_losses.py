@@ -1,13 +1,14 @@
 import pytest
 import torch
 
-from rayqe.models.drl import DRLEncoder
+from rayqe.models.drl import DRLEncoder, DRLOutput
 from rayqe.models.enhancer import Enhancer
 from rayqe.train.losses import (
     ExitLoss,
     consistency_loss,
     deep_supervision_loss,
     drl_loss,
+    level_difference_loss,
     log_ratio_loss,
     quantise_ste,
     rounded_sq_err,
@@ -64,6 +65,26 @@ def test_few_drl_steps_reduce_loss():
         opt.step()
         losses.append(float(loss))
     assert losses[-1] < 0.7 * losses[0]
+
+
+def _rated(levels: list[int], qps: list[float]) -> DRLOutput:
+    """A DRL output whose soft levels are (almost exactly) `levels` and regressed QPs `qps`."""
+    logits = torch.full((len(levels), 5), -30.0)
+    logits[torch.arange(len(levels)), torch.tensor(levels)] = 30.0
+    z = torch.zeros(len(levels), 1, 1, 1)
+    return DRLOutput([z], z[:, :, 0, 0], logits, torch.tensor(qps), torch.zeros(len(levels), 5, 1, 1))
+
+
+def test_level_differences_forgive_a_content_offset_but_not_a_wrong_order():
+    qps = torch.tensor([22.0, 32.0, 27.0, 37.0])  # two locations, two compressions each
+    # location 1 rated two levels / 10 QP too heavy, location 2 one level / 5 QP: what content does
+    offset = _rated([2, 4, 2, 4], [32.0, 42.0, 32.0, 42.0])
+    assert float(level_difference_loss(offset, qps, per_location=2)) < 1e-6
+    swapped = _rated([2, 0, 3, 1], [32.0, 22.0, 37.0, 27.0])  # the heavier compression rated lighter
+    assert float(level_difference_loss(swapped, qps, per_location=2)) > 2.0
+    out = _rated([0, 2, 1, 3], [22.0, 32.0, 27.0, 37.0])
+    _, parts = drl_loss(out, torch.arange(4), torch.tensor([0, 2, 1, 3]), qps, True, rank_weight=1.0)
+    assert parts["rank"] < 1e-6
 
 
 def test_harm_weight_charges_only_the_samples_made_worse():
