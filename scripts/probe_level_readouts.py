@@ -14,6 +14,7 @@ other clips (train/gain_fit.leave_one_clip_out). Readouts:
 Also each readout's Spearman correlation with the true QP on val, per codec.
 
     python scripts/probe_level_readouts.py --data data [--encoder rank=runs/rank/last.pt ...] [--no-ridge]
+        [--weights RUN/last.pt]   (another trained model: its own DRL's readouts, its own enhancer's gains)
 """
 
 from __future__ import annotations
@@ -163,9 +164,12 @@ def main() -> None:
         "--encoder", action="append", default=[], metavar="NAME=CKPT", help="another DRL encoder's level"
     )
     parser.add_argument("--no-ridge", action="store_true", help="skip the ridge readout (its train pass)")
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="a trained checkpoint instead of the shipped model"
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
-    model = Restorer.load(None, policy="full")
+    model = Restorer.load(args.weights, policy="full")
     others = {name: load_encoder(Path(path)) for name, path in (e.split("=", 1) for e in args.encoder)}
     ridge = None if args.no_ridge else fit_ridge(split_windows(model, args.data, "train", with_gains=False))
     val = split_windows(model, args.data, "val", with_gains=True, others=others)
