@@ -72,7 +72,7 @@ def train_drl(config: TrainConfig) -> None:
                 val_mae = float((vout.qp - val_batch["qp"]).abs().mean())
             row = {
                 "step": state["step"],
-                "loss": float(loss),
+                "loss": float(loss.detach()),
                 **parts,
                 "val_level_acc": val_acc,
                 "val_qp_mae": val_mae,
