@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -206,8 +207,10 @@ def train_enhancer(config: TrainConfig) -> None:
     if blob is not None:
         opt.load_state_dict(blob["training_state"]["optimizer"])  # its state follows the parameters' device
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
-    for _ in range(state["step"]):
-        sched.step()  # resume the schedule where it was (cheap: no optimiser step)
+    with warnings.catch_warnings():  # torch warns of a scheduler step before any optimiser step
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(state["step"]):
+            sched.step()  # resume the schedule where it was (cheap: no optimiser step)
     model = prepare(enhancer)
     drl_model = prepare(drl) if tune_drl else drl  # several workers: its gradients are all-reduced too
     sampler = PatchSampler(
