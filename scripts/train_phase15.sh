@@ -14,8 +14,10 @@ PRE=runs/rank_drl_pretrain
 RUN=runs/rank_harm_enhancer
 train() { "$R" train --drl-weights "$PRE/last.pt" --data "$DATA" --run "$RUN" --lr 3e-4 --harm-weight 2.0 \
     --threads "$THREADS" --in-process "$@"; }
-# the encoder (phase 14's rank arm); skipped when its run is complete
-"$R" train-drl --data "$DATA" --run "$PRE" --steps 7000 --rank-weight 1 --threads "$THREADS" --in-process
+# the encoder (phase 14's rank arm): committed complete, trained only where it is missing (resuming a finished
+# run would re-save it and churn the committed file)
+[ -f "$PRE/last.pt" ] || "$R" train-drl --data "$DATA" --run "$PRE" --steps 7000 --rank-weight 1 \
+    --threads "$THREADS" --in-process
 train --steps 12000
 train --steps 21500
 train --steps 24500 --consistency-weight 2.0

@@ -207,8 +207,8 @@ def train_enhancer(config: TrainConfig) -> None:
     if blob is not None:
         opt.load_state_dict(blob["training_state"]["optimizer"])  # its state follows the parameters' device
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, config.steps))
-    with warnings.catch_warnings():  # torch warns of a scheduler step before any optimiser step
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings():  # torch's "scheduler step before any optimiser step", expected here only
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler", category=UserWarning)
         for _ in range(state["step"]):
             sched.step()  # resume the schedule where it was (cheap: no optimiser step)
     model = prepare(enhancer)
