@@ -15,6 +15,7 @@ Also each readout's Spearman correlation with the true QP on val, per codec.
 
     python scripts/probe_level_readouts.py --data data [--encoder rank=runs/rank/last.pt ...] [--no-ridge]
         [--weights RUN/last.pt]   (another trained model: its own DRL's readouts, its own enhancer's gains)
+        [--per-clip]   also every val clip's mean gain of the last exit (every stage) per codec and QP
 """
 
 from __future__ import annotations
@@ -157,6 +158,25 @@ def score(val: list[dict], readout: Callable[[dict], float], num_stages: int) ->
     )
 
 
+def per_clip_table(val: list[dict]) -> str:
+    """Every val clip's mean gain (dB, Y, 8 bits) of the last exit per codec, at each QP and over them:
+    where a model corrects at full strength, clip by clip (what the level tables then have to hold back)."""
+    lines = []
+    for codec in CODECS:
+        clips = sorted({w["clip"] for w in val if w["codec"] == codec})
+        lines.append(f"{codec:8s} {'clip':34s} " + " ".join(f"qp{q:<6d}" for q in LEVEL_QPS) + " mean")
+        for clip in clips:
+            mine = [w for w in val if w["codec"] == codec and w["clip"] == clip]
+            per_qp = [[w["gains"][-1] for w in mine if w["qp"] == q] for q in LEVEL_QPS]
+            cells = [f"{np.mean(g):+.4f}" if g else "   -   " for g in per_qp]
+            lines.append(
+                f"{codec:8s} {clip:34s} "
+                + " ".join(cells)
+                + f" {np.mean([w['gains'][-1] for w in mine]):+.4f}"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data"))
@@ -167,6 +187,7 @@ def main() -> None:
     parser.add_argument(
         "--weights", type=Path, default=None, help="a trained checkpoint instead of the shipped model"
     )
+    parser.add_argument("--per-clip", action="store_true", help="every val clip's last-exit gain per codec")
     args = parser.parse_args()
     torch.set_num_threads(2)
     model = Restorer.load(args.weights, policy="full")
@@ -178,6 +199,8 @@ def main() -> None:
         print(f"{name:11s} {score(val, lambda w, name=name: w['readouts'][name], n)}")
     if ridge is not None:
         print(f"{'ridge':11s} {score(val, ridge, n)}")
+    if args.per_clip:
+        print(per_clip_table(val))
 
 
 if __name__ == "__main__":
