@@ -164,7 +164,7 @@ def per_clip_table(val: list[dict]) -> str:
     lines = []
     for codec in CODECS:
         clips = sorted({w["clip"] for w in val if w["codec"] == codec})
-        lines.append(f"{codec:8s} {'clip':34s} " + " ".join(f"qp{q:<6d}" for q in LEVEL_QPS) + " mean")
+        lines.append(f"{codec:8s} {'clip':34s} " + " ".join(f"qp{q:<5d}" for q in LEVEL_QPS) + " mean")
         for clip in clips:
             mine = [w for w in val if w["codec"] == codec and w["clip"] == clip]
             per_qp = [[w["gains"][-1] for w in mine if w["qp"] == q] for q in LEVEL_QPS]
