@@ -157,17 +157,28 @@ def calibrate_command(
         help="per-codec: a table per codec family (hevc, h264; pooled for others); pooled: one table "
         "for every codec; worst: no codec may lose by a stage.",
     ),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        help="FEATURE:QUANTILE, e.g. flat_fraction:0.33 (shipped): cut each codec family's 8-bit table in "
+        "two at that quantile of the frame statistic.",
+    ),
 ) -> None:
     """Calibrate the level -> stages mapping on validation clips; write the checkpoint to ship."""
     from pathlib import Path
 
-    from rayqe.train.calibrate import calibrate
+    from rayqe.train.calibrate import calibrate, parse_split
 
-    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width, codec_rule)
+    cut = parse_split(split)  # a bad spec fails here, before any measuring
+    mapping = calibrate(Path(checkpoint), Path(data), Path(out), epsilon_db, bin_width, codec_rule, split=cut)
     typer.echo(
         f"stages per level bin of {mapping.bin_width:g} (epsilon {mapping.epsilon_db:g} dB): "
         f"{mapping.level_stages}"
         + "".join(f"; {family}: {table}" for family, table in mapping.codec_stages.items())
+        + "".join(
+            f"; {family} {mapping.split_feature} <= {mapping.split_thresholds[family]:.4g}: {lo}, above: {hi}"
+            for family, (lo, hi) in mapping.split_stages.items()
+        )
         + f"  ->  {out}"
     )
 

@@ -15,8 +15,9 @@ apt-get download opencv-doc plasma-workspace-wallpapers mate-backgrounds lxqt-th
 for d in *.deb; do dpkg-deb -x "$d" extracted; done
 cd - >/dev/null
 "$PY" -m rayqe.train.sources --downloads "$DL" --out "$DATA/pristine"
-# test is compressed too, for `rayqe probe-drl` only: training and calibration never read it
-for split in train val test; do
+# test is compressed too, for `rayqe probe-drl` only: training and calibration never read it; confirm only
+# checks a choice made on val (MODEL_CARD.md, phase 16b)
+for split in train val confirm test; do
   for codec in libx265 libx264; do
     "$PY" -m rayqe compress "$DATA"/pristine/$split/*.mkv --out "$DATA/compressed/$split/$codec" \
       --codec $codec --qp 22,27,32,37,42

@@ -1,12 +1,14 @@
-"""Phase 16's held-out score: level tables split by the frame's sharpness, chosen and scored nested (MODEL_CARD.md).
+"""Phase 16's score: level tables split by the frame's sharpness, chosen and scored nested (MODEL_CARD.md).
 
-Reads the rows of scripts/probe_window_signals.py. A split is (feature, quantile): every level bin is cut in two
-at that quantile of the feature over the calibration windows of the codec family, and each half gets its own
-table by the shipped rule (ε 0.015, bins of 0.5, monotone). `none` is the shipped per-codec tables. Nested
+Reads the rows of scripts/probe_window_signals.py. A split is (feature, quantile): every level bin is cut in
+two at that quantile of the feature over the calibration windows of the codec family, and each half gets its
+own table by the shipped rule (ε 0.015, bins of 0.5, monotone). `none` is the shipped per-codec tables. Nested
 leave-one-clip-out: each held-out val clip is decided by tables built on the other clips with the split those
 clips chose by their own leave-one-clip-out score (x265 mean + x265 QP 22 + x264 mean).
 
     python scripts/probe_sharpness_split.py runs/signals/NAME.pkl [--flat]   (--flat: no nesting, every split)
+    python scripts/probe_sharpness_split.py VAL.pkl --confirm CONFIRM.pkl --split flat_fraction:0.33
+        (phase 16b: tables built on every val window, unsplit and split, scored on the confirm windows)
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ def build(rows: list[dict], split: tuple[str, float] | None) -> dict:
         halves: dict[int, dict[int, list[np.ndarray]]] = {0: {}, 1: {}}
         for r in mine:
             half = 0 if thr is None else int(feature(r, split[0]) > thr)
-            halves[half].setdefault(level_bin(r["level"], num_bins(BIN_WIDTH), BIN_WIDTH), []).append(r["gains"])
-        tables[family] = (
-            thr,
-            {h: mapping_from_gains(g, NUM_STAGES, EPSILON_DB, BIN_WIDTH).level_stages for h, g in halves.items()},
-        )
+            b = level_bin(r["level"], num_bins(BIN_WIDTH), BIN_WIDTH)
+            halves[half].setdefault(b, []).append(r["gains"])
+        tables[family] = (thr, {h: table(g) for h, g in halves.items()})
     return tables
+
+
+def table(per_bin: dict[int, list[np.ndarray]]) -> tuple[int, ...]:
+    return mapping_from_gains(per_bin, NUM_STAGES, EPSILON_DB, BIN_WIDTH).level_stages
 
 
 def stages(tables: dict, split: tuple[str, float] | None, row: dict) -> int:
@@ -97,7 +101,8 @@ def choose_nested(rest: list[dict]):
 def line(name: str, s: dict) -> str:
     x265, x264 = s["libx265"], s["libx264"]
     return (
-        f"{name:22s} x265 " + " ".join(f"{v:+.4f}" for v in x265["per_qp"])
+        f"{name:22s} x265 "
+        + " ".join(f"{v:+.4f}" for v in x265["per_qp"])
         + f" mean {x265['mean']:+.4f} stages QP22/42 {x265['stages'][0]:.2f}/{x265['stages'][-1]:.2f}"
         + f" | x264 mean {x264['mean']:+.4f} | sum {objective(s):+.4f}"
     )
@@ -107,8 +112,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rows", type=Path)
     parser.add_argument("--flat", action="store_true", help="every split scored alone (not held out)")
+    parser.add_argument("--confirm", type=Path, help="rows of fresh clips to score tables built on ROWS")
+    parser.add_argument("--split", default="flat_fraction:0.33", help="FEATURE:QUANTILE, with --confirm")
     args = parser.parse_args()
     rows = pickle.loads(args.rows.read_bytes())
+    if args.confirm:
+        fresh = pickle.loads(args.confirm.read_bytes())
+        name, q = args.split.split(":")
+        for split in (None, (name, float(q))):
+            tables = build(rows, split)
+            print(line(str(split), summarise([(r, stages(tables, split, r)) for r in fresh])))
+        return
     if args.flat:
         for s in SPLITS:
             print(line(str(s), loco(rows, lambda _r, s=s: s)[0]))

@@ -1,12 +1,13 @@
 """Per-window signals that might tell a harmed window from one that gains (MODEL_CARD.md, stop 29).
 
-For every FRAME_STRIDE-th frame of every val clip at every training QP and codec: each exit's 8-bit Y gain over
-the input (as scripts/probe_level_readouts.py), the DRL's soft level, the gain policy's window features, and
-signals read from the enhancer's own first stage: the RMS of its luma correction (code values), and how much
-that correction changes when the window is mirrored (a geometric pass, mapped back) relative to its size.
-Rows are pickled for analysis (no decision is made here).
+For every FRAME_STRIDE-th frame of every clip of a split (val by default) at every training QP and codec: each
+exit's 8-bit Y gain over the input (as scripts/probe_level_readouts.py), the DRL's soft level, the gain
+policy's window features, and signals read from the enhancer's own first stage: the RMS of its luma correction
+(code values), and how much that correction changes when the window is mirrored (a geometric pass, mapped
+back) relative to its size. Rows are pickled for analysis (no decision is made here).
 
     python scripts/probe_window_signals.py --data data --weights RUN/last.pt --out runs/signals/NAME.pkl
+        [--split confirm]
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import pickle
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,13 +50,13 @@ def first_stage_signals(model: Restorer, win_1t6hw: torch.Tensor, out1_16hw: tor
 
 
 @torch.inference_mode()
-def val_windows(model: Restorer, data: Path) -> list[dict]:
+def split_windows(model: Restorer, data: Path, split: str) -> list[dict]:
     rows = []
-    for ref_path in sorted((data / "pristine" / "val").glob("*.mkv")):
+    for ref_path in sorted((data / "pristine" / split).glob("*.mkv")):
         ref = load_planes(ref_path)
         for codec in CODECS:
             for qp in LEVEL_QPS:
-                path = data / "compressed" / "val" / codec / f"{ref_path.stem}_{codec}_qp{qp}.mp4"
+                path = data / "compressed" / split / codec / f"{ref_path.stem}_{codec}_qp{qp}.mp4"
                 if not path.exists():
                     continue
                 var = load_planes(path)
@@ -78,7 +78,7 @@ def val_windows(model: Restorer, data: Path) -> list[dict]:
                     row["features"] = window_features(rated, view)[0]
                     row.update(first_stage_signals(model, win, exits[0]))
                     rows.append(row)
-        print(f"val {ref_path.stem}: {len(rows)} windows", flush=True)
+        print(f"{split} {ref_path.stem}: {len(rows)} windows", flush=True)
     return rows
 
 
@@ -87,9 +87,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data"))
     parser.add_argument("--weights", type=Path, default=None, help="checkpoint (default: the shipped model)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--split", default="val", help="val (default) or confirm")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    rows = val_windows(Restorer.load(args.weights, policy="full"), args.data)
+    rows = split_windows(Restorer.load(args.weights, policy="full"), args.data, args.split)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(pickle.dumps(rows))
     print(f"{len(rows)} windows -> {args.out}")

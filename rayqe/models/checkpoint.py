@@ -85,6 +85,11 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             gain_model=term.get("gain_model"),
             codec_stages={k: tuple(v) for k, v in (term.get("codec_stages") or {}).items()},
             codec_gain_models=term.get("codec_gain_models") or {},
+            split_feature=term.get("split_feature") or "",
+            split_thresholds={k: float(v) for k, v in (term.get("split_thresholds") or {}).items()},
+            split_stages={
+                k: (tuple(lo), tuple(hi)) for k, (lo, hi) in (term.get("split_stages") or {}).items()
+            },
         )
     return blob
 

@@ -11,8 +11,12 @@ Policies are small objects so more can be added (per tile, quality-target...) wi
            so a window it leaves at "QP 22" has less left to remove than an x264 one rated the same);
            video of any other codec, or of unknown codec, gets the pooled table. Tables are also kept per
            output bit depth (`table_key`): written at 10 bits, a correction of a fraction of an 8-bit code
-           survives, so stages that lose at 8 bits gain there (x265 QP 22: -0.06 vs +0.12 dB). Stored
-           with the weights so model and mapping never drift apart;
+           survives, so stages that lose at 8 bits gain there (x265 QP 22: -0.06 vs +0.12 dB). A family's
+           8-bit table may be split in two by a statistic of the frame (`split_feature`, one of
+           gain.FEATURE_NAMES, e.g. the flat fraction): windows above the family's threshold take the upper
+           table. The level is content as much as compression, so a sharp frame at QP 22 and a soft one at
+           QP 37 share a bin; the split tells them apart (MODEL_CARD.md, phase 16). Stored with the weights
+           so model and mapping never drift apart;
   gain   - opt-in, when the weights carry a gain model: the fewest stages whose *predicted*
            gain (gain.py: a ridge regression on the DRL's level probabilities and two statistics of the
            frame's high-pass, fitted on validation windows; one per codec family where calibrated, like
@@ -31,7 +35,7 @@ from typing import ClassVar
 import numpy as np
 
 from rayqe.errors import RayqeError
-from rayqe.models.gain import GainModel, stages_from_gains
+from rayqe.models.gain import FEATURE_NAMES, GainModel, stages_from_gains
 
 
 def nearest_bin_level(level: float, bin_width: float = 0.5) -> float:
@@ -56,6 +60,12 @@ class TerminationMap:
     # codec family -> GainModel.to_dict() fitted on that family's windows alone (policy `gain`); gain_model
     # serves every other codec
     codec_gain_models: dict[str, dict] = field(default_factory=dict)
+    # the sharpness split (empty: none): a statistic of the centre frame (gain.FEATURE_NAMES), and per table
+    # key the threshold on it and the (at or below, above) tables that replace codec_stages[key] for windows
+    # whose statistic is known
+    split_feature: str = ""
+    split_thresholds: dict[str, float] = field(default_factory=dict)
+    split_stages: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.bin_width > 0:
@@ -65,20 +75,49 @@ class TerminationMap:
                 raise ValueError(
                     f"codec {family!r}: {len(table)} bins, the pooled table has {len(self.level_stages)}"
                 )
+        if self.split_feature and self.split_feature not in FEATURE_NAMES:
+            raise ValueError(f"split feature {self.split_feature!r} is not one of {', '.join(FEATURE_NAMES)}")
+        if bool(self.split_feature) != bool(self.split_stages) or set(self.split_stages) != set(
+            self.split_thresholds
+        ):
+            raise ValueError("a split needs its feature, and a threshold and two tables per table key")
+        for key, halves in self.split_stages.items():
+            if len(halves) != 2 or any(len(t) != len(self.level_stages) for t in halves):
+                raise ValueError(f"split {key!r}: two tables of {len(self.level_stages)} bins expected")
 
-    def table_for(self, codec: str | None = None, output_bits: int = 8) -> tuple[int, ...]:
-        """The stage table for a video of `codec` written at `output_bits`: the most specific one calibrated
-        (family at that depth, pooled at that depth, family at 8 bits), else the pooled 8-bit one."""
+    def _key_for(self, codec: str | None, output_bits: int) -> str | None:
+        """Key in codec_stages of the most specific table calibrated for `codec` at `output_bits` (family at
+        that depth, pooled at that depth, family at 8 bits); None: the pooled 8-bit `level_stages`."""
         family = codec_family(codec)
         keys = [family]
         if output_bits > 8:
             keys = [table_key(family, output_bits), table_key("", output_bits), family]
-        return next((self.codec_stages[k] for k in keys if k in self.codec_stages), self.level_stages)
+        return next((k for k in keys if k in self.codec_stages), None)
 
-    def stages(self, level: float, codec: str | None = None, output_bits: int = 8) -> int:
+    def table_for(
+        self, codec: str | None = None, output_bits: int = 8, features: np.ndarray | None = None
+    ) -> tuple[int, ...]:
+        """The stage table for a video of `codec` written at `output_bits` (`_key_for`), and where that
+        table is split and the window's `features` (gain.window_features, or their mean over frames) are
+        given, the half its split statistic falls in."""
+        key = self._key_for(codec, output_bits)
+        if key is None:
+            return self.level_stages
+        if features is not None and key in self.split_stages:
+            value = float(
+                np.asarray(features, dtype=np.float64)
+                .reshape(-1, len(FEATURE_NAMES))
+                .mean(0)[FEATURE_NAMES.index(self.split_feature)]
+            )
+            return self.split_stages[key][int(value > self.split_thresholds[key])]
+        return self.codec_stages[key]
+
+    def stages(
+        self, level: float, codec: str | None = None, output_bits: int = 8, features: np.ndarray | None = None
+    ) -> int:
         """The count of the level's bin, binned exactly as calibration binned it (`level_bin`), from the
-        table for the video's codec family and output depth (`table_for`)."""
-        table = self.table_for(codec, output_bits)
+        table for the video's codec family, output depth and, where split, its features (`table_for`)."""
+        table = self.table_for(codec, output_bits, features)
         return table[level_bin(level, len(table), self.bin_width)]
 
 
@@ -151,14 +190,19 @@ class LevelPolicy:
     num_stages: int
     name: str = "level"
     uses_level: ClassVar[bool] = True
-    uses_features: ClassVar[bool] = False
+
+    @property
+    def uses_features(self) -> bool:
+        """Only a split mapping reads the window's features (its split statistic)."""
+        return bool(self.mapping.split_feature)
 
     def stages(
         self, level: float, features: np.ndarray | None = None, codec: str | None = None, output_bits: int = 8
     ) -> int:
         """`codec`: the video stream's codec (e.g. 'hevc') and `output_bits` the depth the output is written
-        at pick the mapping's table (TerminationMap.table_for)."""
-        return min(self.mapping.stages(level, codec, output_bits), self.num_stages)
+        at pick the mapping's table, and `features` its half where that table is split
+        (TerminationMap.table_for)."""
+        return min(self.mapping.stages(level, codec, output_bits, features), self.num_stages)
 
 
 @dataclass(frozen=True)

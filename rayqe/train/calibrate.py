@@ -19,6 +19,11 @@ pooled table for every other codec; the gain policy then gets a model per family
 phase-8 weights' val windows, each clip held out: x265 QP 22 windows run 0.5 stages instead of 2.8 and lose
 0.02 dB instead of 0.06, x264 unchanged (MODEL_CARD.md).
 
+`split="flat_fraction:0.33"` then cuts each codec family's 8-bit table in two at that quantile of the named
+window feature over the family's windows, and builds each half's table by the same rule from its own
+windows: the level is content as much as compression, and a sharp frame at QP 22 shares a bin with a soft
+one at QP 37 (MODEL_CARD.md, phase 16: chosen on val with each clip held out, confirmed on 14 fresh clips).
+
 The same windows fit the `gain` policy's model (models/gain.py: every exit's gain regressed on the DRL's
 level probabilities and two high-pass statistics of the frame), stored beside the mapping for `--policy
 gain` (opt-in; `level` stays the default). Both policies are also scored leave-one-clip-out (each val clip
@@ -40,7 +45,7 @@ from rayqe.metrics import psnr_y
 from rayqe.models.checkpoint import load_checkpoint, save_checkpoint
 from rayqe.models.drl import LEVEL_QPS, DRLEncoder
 from rayqe.models.enhancer import Enhancer
-from rayqe.models.gain import DEFAULT_RIDGE, window_features
+from rayqe.models.gain import DEFAULT_RIDGE, FEATURE_NAMES, window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.termination import DEEP_BITS, TerminationMap, level_bin, table_key
 from rayqe.train.data import level_of, load_split
@@ -194,6 +199,50 @@ def per_codec_mapping(
     return dataclasses.replace(pooled, codec_stages=tables, calibration=calibration)
 
 
+def parse_split(spec: str | None) -> tuple[str, float] | None:
+    """'FEATURE:QUANTILE' (e.g. 'flat_fraction:0.33') -> (feature, quantile); None or '' -> None."""
+    if not spec:
+        return None
+    name, _, q = spec.partition(":")
+    try:
+        quantile = float(q)
+    except ValueError:
+        quantile = -1.0
+    if name not in FEATURE_NAMES or not 0 < quantile < 1:
+        raise RayqeError(
+            f"split {spec!r}: expected FEATURE:QUANTILE, FEATURE one of {', '.join(FEATURE_NAMES)} and "
+            "QUANTILE strictly between 0 and 1"
+        )
+    return name, quantile
+
+
+def split_tables(
+    windows: list[WindowGains], split: tuple[str, float], num_stages: int, epsilon_db: float, bin_width: float
+) -> tuple[dict[str, float], dict[str, tuple[tuple[int, ...], tuple[int, ...]]], dict]:
+    """Per codec family: the threshold (the split quantile of the feature over the family's windows) and the
+    tables of the windows at or below it and above it, each by the calibration rule; and their record."""
+    name, quantile = split
+    column = FEATURE_NAMES.index(name)
+    thresholds, tables, record = {}, {}, {}
+    for family, mine in windows_by_family(windows).items():
+        values = np.array([w.features[column] for w in mine])
+        thr = float(np.quantile(values, quantile))
+        halves = [
+            [w for w, v in zip(mine, values, strict=True) if (v > thr) == upper] for upper in (False, True)
+        ]
+        maps = [
+            mapping_from_gains(bin_gains(h, bin_width), num_stages, epsilon_db, bin_width) for h in halves
+        ]
+        thresholds[family] = thr
+        tables[family] = (maps[0].level_stages, maps[1].level_stages)
+        record[family] = {
+            "threshold": thr,
+            "windows": [len(h) for h in halves],
+            "per_level": [m.calibration["per_level"] for m in maps],
+        }
+    return thresholds, tables, {"feature": name, "quantile": quantile, "per_codec": record}
+
+
 def deep_output_tables(
     windows: list[WindowGains],
     level_mapping: Callable[[list[WindowGains]], TerminationMap],
@@ -226,15 +275,20 @@ def calibrate(
     bin_width: float = DEFAULT_BIN_WIDTH,
     codec_rule: str = "per-codec",
     ridge: float = DEFAULT_RIDGE,
+    split: tuple[str, float] | None = None,
 ) -> TerminationMap:
     """Measure, map, fit the gain model, and write `out` = checkpoint + termination (the file to ship).
-    `epsilon_db` None: chosen leave-one-clip-out from EPSILON_CANDIDATES_DB (train/epsilon.py)."""
+    `epsilon_db` None: chosen leave-one-clip-out from EPSILON_CANDIDATES_DB (train/epsilon.py). `split`
+    (feature, quantile): each family's 8-bit table cut in two by that window feature (`split_tables`;
+    per-codec rule only)."""
     if not 0 < bin_width <= len(LEVEL_QPS) - 1:
         raise RayqeError(f"bin width {bin_width} must be in (0, {len(LEVEL_QPS) - 1}] level units")
     if codec_rule not in CODEC_RULES:
         raise RayqeError(f"codec rule {codec_rule!r}: choose one of {', '.join(CODEC_RULES)}")
     if epsilon_db is not None and epsilon_db < 0:
         raise RayqeError(f"epsilon {epsilon_db} dB must be >= 0 (or unset: chosen on val)")
+    if split is not None and codec_rule != "per-codec":
+        raise RayqeError("a split cuts the per-codec tables: use it with the per-codec rule")
     blob = load_checkpoint(checkpoint)
     windows = exit_gains(checkpoint, data_dir)
     num_stages = blob["config"].num_stages
@@ -257,6 +311,15 @@ def calibrate(
     deep_tables, deep_calibration = deep_output_tables(windows, level_mapping, epsilon_db, ridge)
     by_family = codec_rule == "per-codec"  # the gain policy's models follow the tables' rule
     family_models = fit_families(windows, ridge) if by_family else {}
+    if split is not None:
+        thresholds, halves, split_record = split_tables(windows, split, num_stages, epsilon_db, bin_width)
+        mapping = dataclasses.replace(
+            mapping,
+            split_feature=split[0],
+            split_thresholds=thresholds,
+            split_stages=halves,
+            calibration={**mapping.calibration, "split": split_record},
+        )
     mapping = dataclasses.replace(
         mapping,
         codec_stages={**mapping.codec_stages, **deep_tables},

@@ -125,6 +125,28 @@ def test_codec_picks_its_family_table_in_estimate_and_enhance(tmp_path, tiny_con
         np.testing.assert_array_equal(a.y, b.y)
 
 
+def test_a_split_mapping_round_trips_and_decides_by_the_frames_statistic(tmp_path, tiny_config):
+    r = _restorer(tiny_config)
+    path = tmp_path / "m.pt"
+    mapping = TerminationMap(
+        (3,) * 5,
+        codec_stages={"hevc": (1,) * 5},
+        split_feature="flat_fraction",
+        split_thresholds={"hevc": 0.5},
+        split_stages={"hevc": ((2,) * 5, (0,) * 5)},
+    )
+    _save(path, tiny_config, r, mapping)
+    assert load_checkpoint(path)["termination"] == mapping
+    loaded = Restorer.load(path)
+    noisy = make_frames(3, 16, 16)  # random frames: no flat pixels, the lower half's 2 stages
+    flat = [f.with_planes(np.full_like(f.y, 90), f.u, f.v) for f in noisy]  # flat luma: the upper half's 0
+    assert loaded.enhance(noisy, codec="hevc").stages == [2, 2, 2]
+    assert loaded.enhance(flat, codec="hevc").stages == [0, 0, 0]
+    assert loaded.estimate_level(noisy, codec="hevc").stages == 2
+    assert loaded.estimate_level(flat, codec="hevc").stages == 0
+    assert loaded.enhance(noisy, codec="h264").stages == [3, 3, 3]  # not split: the pooled table
+
+
 def test_level_policy_runs_the_drl_once_per_window_and_matches_explicit_stages(tiny_config):
     r = _restorer(tiny_config)
     r.policy = LevelPolicy(TerminationMap((2, 2, 2, 2, 2)), tiny_config.num_stages)

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from rayqe.errors import RayqeError
@@ -55,6 +56,52 @@ def test_deeper_output_uses_the_tables_calibrated_at_that_depth_when_there_are_s
     assert make_policy("level", 4, m).stages(0.0, codec="hevc", output_bits=10) == 2
     only_8 = TerminationMap((0, 2, 4), codec_stages={"hevc": (0, 0, 3)})
     assert only_8.table_for("hevc", 10) == (0, 0, 3) and only_8.table_for("h264", 10) == (0, 2, 4)
+
+
+def _features(flat: float) -> np.ndarray:
+    """gain.window_features of one window with the given flat fraction (the rest does not matter here)."""
+    from rayqe.models.gain import FEATURE_NAMES
+
+    row = np.zeros((1, len(FEATURE_NAMES)))
+    row[0, FEATURE_NAMES.index("flat_fraction")] = flat
+    return row
+
+
+def test_a_split_table_sends_each_window_to_the_half_its_statistic_falls_in():
+    m = TerminationMap(
+        (0, 2, 4),
+        codec_stages={"hevc": (0, 1, 3), "hevc@10": (2, 3, 4)},
+        split_feature="flat_fraction",
+        split_thresholds={"hevc": 0.4},
+        split_stages={"hevc": ((0, 0, 2), (1, 3, 4))},
+    )
+    assert m.stages(1.0, "hevc", features=_features(0.4)) == 0  # at the threshold: the lower half
+    assert m.stages(1.0, "hevc", features=_features(0.41)) == 3
+    assert m.stages(1.0, "hevc") == 1  # no features: the family's unsplit table
+    assert m.stages(1.0, "hevc", 10, _features(0.9)) == 3  # 10-bit tables are not split
+    assert m.stages(1.0, "h264", features=_features(0.9)) == 2  # nor the pooled one
+    two_frames = np.concatenate([_features(0.2), _features(0.7)])  # a chunk's sample: their mean, 0.45
+    assert m.stages(2.0, "hevc", features=two_frames) == 4
+    policy = make_policy("level", 4, m)
+    assert policy.uses_features and not make_policy("level", 4, TerminationMap((0, 2, 4))).uses_features
+    assert (
+        policy.stages(1.0, _features(0.9), "libx265") == 3 and policy.stages(1.0, _features(0.1), "hevc") == 0
+    )
+
+
+def test_a_split_must_be_complete_and_name_a_window_feature():
+    good = {"split_thresholds": {"hevc": 0.4}, "split_stages": {"hevc": ((0, 0, 2), (1, 3, 4))}}
+    with pytest.raises(ValueError, match="not one of"):
+        TerminationMap((0, 2, 4), split_feature="sharpness", **good)
+    with pytest.raises(ValueError, match="threshold"):
+        TerminationMap((0, 2, 4), split_feature="flat_fraction", split_stages=good["split_stages"])
+    with pytest.raises(ValueError, match="two tables"):
+        TerminationMap(
+            (0, 2, 4),
+            split_feature="flat_fraction",
+            split_thresholds={"hevc": 0.4},
+            split_stages={"hevc": ((0,), (1,))},
+        )
 
 
 def test_only_the_level_policy_needs_the_estimate():

@@ -1,8 +1,18 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
-from rayqe.train.calibrate import CODEC_RULES, WindowGains, deep_output_tables, per_codec_mapping
+from rayqe.errors import RayqeError
+from rayqe.models.gain import FEATURE_NAMES
+from rayqe.train.calibrate import (
+    CODEC_RULES,
+    WindowGains,
+    deep_output_tables,
+    parse_split,
+    per_codec_mapping,
+    split_tables,
+)
 from rayqe.train.gain_fit import leave_one_clip_out
 
 
@@ -65,3 +75,32 @@ def test_deep_output_tables_come_from_the_gains_at_ten_bits():
     assert record["leave_one_clip_out_10bit"]["libx265_qp22"]["level_db"] == 0.12
     assert record["per_codec_10bit"]["hevc"]["1"]["dpsnr_by_exit_db"] == deep_x265.tolist()
     assert deep_output_tables(_windows(), build, 0.005, 1.0) == ({}, {})  # no 10-bit gains measured
+
+
+def test_split_tables_give_each_half_of_a_family_its_own_table():
+    """One level bin of x265 windows: the flat third loses with every stage, the textured rest gains."""
+    flat_col = FEATURE_NAMES.index("flat_fraction")
+    windows = []
+    for i in range(30):
+        feats = np.zeros(len(FEATURE_NAMES))
+        feats[flat_col] = 0.9 if i % 3 == 0 else 0.1
+        gains = np.array([0.0, -0.1, -0.2, -0.2, -0.2]) if i % 3 == 0 else np.array([0.0, 0.1, 0.2, 0.3, 0.3])
+        windows.append(WindowGains(2.0, 32, gains, "libx265", f"c{i % 5}", feats))
+    thresholds, tables, record = split_tables(windows, ("flat_fraction", 0.67), 4, 0.005, 1.0)
+    assert set(tables) == {"hevc"} and 0.1 <= thresholds["hevc"] < 0.9
+    lower, upper = tables["hevc"]
+    assert lower[2] == 3 and upper[2] == 0  # the textured windows run 3 stages, the flat ones none
+    assert record["per_codec"]["hevc"]["windows"] == [20, 10] and record["feature"] == "flat_fraction"
+    unsplit = per_codec_mapping(windows, 4, 0.005, 1.0)
+    assert unsplit.stages(2.0, "hevc") == 3  # pooled over both halves the gains outvote the losses
+
+
+@pytest.mark.parametrize("spec", ["flat", "flat_fraction", "flat_fraction:1", "flat_fraction:x", "bogus:0.3"])
+def test_a_bad_split_spec_is_a_one_line_user_error(spec):
+    with pytest.raises(RayqeError, match="FEATURE:QUANTILE"):
+        parse_split(spec)
+
+
+def test_split_spec_parses():
+    assert parse_split("flat_fraction:0.33") == ("flat_fraction", 0.33)
+    assert parse_split(None) is None and parse_split("") is None
