@@ -14,6 +14,7 @@ clips chose by their own leave-one-clip-out score (x265 mean + x265 QP 22 + x264
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pickle
 from collections import defaultdict
 from pathlib import Path
@@ -21,9 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from rayqe.models.drl import LEVEL_QPS
-from rayqe.models.gain import FEATURE_NAMES
-from rayqe.models.termination import codec_family, level_bin
-from rayqe.train.calibrate import mapping_from_gains, num_bins
+from rayqe.models.termination import TerminationMap
+from rayqe.train.calibrate import WindowGains, per_codec_mapping, split_tables
 
 EPSILON_DB, BIN_WIDTH, NUM_STAGES = 0.015, 0.5, 4
 FEATURES = ("log_highpass", "flat_fraction")
@@ -31,41 +31,36 @@ QUANTILES = (0.33, 0.5, 0.67)
 SPLITS: tuple[tuple[str, float] | None, ...] = (None, *((f, q) for f in FEATURES for q in QUANTILES))
 
 
-def feature(row: dict, name: str) -> float:
-    return float(row["features"][FEATURE_NAMES.index(name)])
+def windows_of(rows: list[dict]) -> list[WindowGains]:
+    return [WindowGains(r["level"], r["qp"], r["gains"], r["codec"], r["clip"], r["features"]) for r in rows]
 
 
-def build(rows: list[dict], split: tuple[str, float] | None) -> dict:
-    """Per codec family: (threshold or None, {half: stage table})."""
-    tables = {}
-    for family in sorted({codec_family(r["codec"]) for r in rows}):
-        mine = [r for r in rows if codec_family(r["codec"]) == family]
-        thr = None if split is None else float(np.quantile([feature(r, split[0]) for r in mine], split[1]))
-        halves: dict[int, dict[int, list[np.ndarray]]] = {0: {}, 1: {}}
-        for r in mine:
-            half = 0 if thr is None else int(feature(r, split[0]) > thr)
-            b = level_bin(r["level"], num_bins(BIN_WIDTH), BIN_WIDTH)
-            halves[half].setdefault(b, []).append(r["gains"])
-        tables[family] = (thr, {h: table(g) for h, g in halves.items()})
-    return tables
+def split_mapping(windows: list[WindowGains], split: tuple[str, float] | None) -> TerminationMap:
+    """The shipped rule's per-codec-family tables (calibrate.per_codec_mapping), each cut in two at the
+    split's quantile of its feature (calibrate.split_tables) unless `split` is None."""
+    mapping = per_codec_mapping(windows, NUM_STAGES, EPSILON_DB, BIN_WIDTH)
+    if split is None:
+        return mapping
+    thresholds, halves, _ = split_tables(windows, split, NUM_STAGES, EPSILON_DB, BIN_WIDTH)
+    return dataclasses.replace(
+        mapping, split_feature=split[0], split_thresholds=thresholds, split_stages=halves
+    )
 
 
-def table(per_bin: dict[int, list[np.ndarray]]) -> tuple[int, ...]:
-    return mapping_from_gains(per_bin, NUM_STAGES, EPSILON_DB, BIN_WIDTH).level_stages
+def decide(mapping: TerminationMap, row: dict) -> tuple[dict, float, int]:
+    """(row, its gain at the stages the mapping picks from its level and features, those stages)."""
+    k = mapping.stages(row["level"], row["codec"], 8, row["features"][None])
+    return row, float(row["gains"][k]), k
 
 
-def stages(tables: dict, split: tuple[str, float] | None, row: dict) -> int:
-    thr, halves = tables[codec_family(row["codec"])]
-    half = 0 if thr is None else int(feature(row, split[0]) > thr)
-    return halves[half][level_bin(row["level"], num_bins(BIN_WIDTH), BIN_WIDTH)]
-
-
-def summarise(decided: list[tuple[dict, int]]) -> dict:
-    """Mean gain and stages per codec and QP (over windows), and per codec over QPs."""
+def summarise(decided: list[tuple[dict, float | None, float]]) -> dict:
+    """Mean gain and stages per codec and QP over (row, gain, stages) triples (gain None: skipped), and per
+    codec over QPs."""
     gains, used = defaultdict(list), defaultdict(list)
-    for row, k in decided:
-        gains[(row["codec"], row["qp"])].append(row["gains"][k])
-        used[(row["codec"], row["qp"])].append(k)
+    for row, g, k in decided:
+        if g is not None:
+            gains[(row["codec"], row["qp"])].append(g)
+            used[(row["codec"], row["qp"])].append(k)
     out = {}
     for codec in sorted({c for c, _ in gains}):
         per_qp = [float(np.mean(gains[(codec, q)])) for q in LEVEL_QPS]
@@ -87,9 +82,9 @@ def loco(rows: list[dict], choose) -> tuple[dict, dict]:
     for clip in sorted({r["clip"] for r in rows}):
         rest = [r for r in rows if r["clip"] != clip]
         split = choose(rest)
-        tables = build(rest, split)
+        mapping = split_mapping(windows_of(rest), split)
         chosen[clip] = split
-        decided += [(r, stages(tables, split, r)) for r in rows if r["clip"] == clip]
+        decided += [decide(mapping, r) for r in rows if r["clip"] == clip]
     return summarise(decided), chosen
 
 
@@ -120,8 +115,8 @@ def main() -> None:
         fresh = pickle.loads(args.confirm.read_bytes())
         name, q = args.split.split(":")
         for split in (None, (name, float(q))):
-            tables = build(rows, split)
-            print(line(str(split), summarise([(r, stages(tables, split, r)) for r in fresh])))
+            mapping = split_mapping(windows_of(rows), split)
+            print(line(str(split), summarise([decide(mapping, r) for r in fresh])))
         return
     if args.flat:
         for s in SPLITS:

@@ -4,7 +4,7 @@
 calibration does) and records, per tile of at most TILE x TILE pixels on the coding grid, each exit's 8-bit Y
 squared error, and the DRL's level and gain features read from that tile's own crop; per frame the same from
 the frame's rating view (what the shipped per-frame policy reads). `score` builds split tables by the shipped
-rule (calibrate.per_codec_mapping + split_tables) from frames or from tiles of the other clips, decides each
+rule (probe_sharpness_split.split_mapping) from frames or from tiles of the other clips, decides each
 held-out clip's frames or tiles, and scores the frame PSNR of the chosen exits (tiles composed with hard
 borders); `--confirm ROWS` scores tables built on every clip of the first file on the second file's clips.
 
@@ -15,32 +15,31 @@ borders); `--confirm ROWS` scores tables built on every clip of the first file o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import pickle
-from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import torch
+from probe_sharpness_split import line, split_mapping, summarise
+from probe_window_signals import rated_windows
 
-from rayqe.models.drl import CODING_GRID, LEVEL_QPS
+from rayqe.models.drl import CODING_GRID
 from rayqe.models.gain import window_features
-from rayqe.models.packing import pack_planes, unpack_frame, window_indices
-from rayqe.models.restorer import Restorer, rating_view
+from rayqe.models.packing import unpack_frame
+from rayqe.models.restorer import Restorer
 from rayqe.models.termination import TerminationMap
-from rayqe.train.calibrate import FRAME_STRIDE, PSNR_CAP_DB, WindowGains, per_codec_mapping, split_tables
-from rayqe.train.data import load_split
-from rayqe.video.frames import YuvFrame
+from rayqe.train.calibrate import PSNR_CAP_DB, WindowGains
 
 TILE = 128  # full-resolution pixels, the rule's candidate
-EPSILON_DB, BIN_WIDTH, NUM_STAGES, SPLIT = 0.015, 0.5, 4, ("flat_fraction", 0.33)
+SPLIT = ("flat_fraction", 0.33)  # the shipped split; tables by the shipped rule (probe_sharpness_split)
 
 
 def cuts(size: int, tile: int = TILE, grid: int = CODING_GRID) -> list[tuple[int, int]]:
     """The fewest equal spans of at most `tile` covering `size`, every cut on the grid."""
     n = -(-size // tile)
     edges = [round(i * size / n / grid) * grid for i in range(n)] + [size]
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    return [(a, b) for a, b in pairwise(edges) if b > a]
 
 
 def rating(model: Restorer, crop_16hw: torch.Tensor) -> tuple[float, np.ndarray]:
@@ -51,41 +50,32 @@ def rating(model: Restorer, crop_16hw: torch.Tensor) -> tuple[float, np.ndarray]
 @torch.inference_mode()
 def collect(model: Restorer, data: Path, split: str) -> list[dict]:
     rows = []
-    for pair in load_split(data, split):
-        for (codec, qp), var in pair.variants.items():
-            packed = pack_planes(var.y, var.u, var.v)
-            for t in range(0, packed.shape[0], FRAME_STRIDE):
-                win = packed[window_indices(t, model.radius, packed.shape[0])][None]
-                centre = win[:, model.radius]
-                view = rating_view(packed[t : t + 1], model.tile)
-                rated = model.drl(view)
-                d = rated if view.shape == centre.shape else model.drl(centre)
-                ref = YuvFrame(pair.reference.y[t], pair.reference.u[t], pair.reference.v[t])
-                target = ref.y.astype(np.float64)
-                err_e_hw = np.stack(
-                    [
-                        (unpack_frame(o[0].clamp(0, 1), ref).y.astype(np.float64) - target) ** 2
-                        for o in (centre, *model.enhancer(win, d))
-                    ]
-                )
-                tiles = []
-                for y0, y1 in cuts(ref.height):
-                    for x0, x1 in cuts(ref.width):
-                        level, feats = rating(model, centre[..., y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
-                        sse = err_e_hw[:, y0:y1, x0:x1].sum(axis=(1, 2))
-                        tiles.append({"sse": sse, "pixels": (y1 - y0) * (x1 - x0), "level": level, "features": feats})
-                rows.append(
-                    {
-                        "clip": pair.name,
-                        "codec": codec,
-                        "qp": qp,
-                        "t": t,
-                        "level": float(rated.level()[0]),
-                        "features": window_features(rated, view)[0],
-                        "tiles": tiles,
-                    }
-                )
-        print(f"{split} {pair.name}: {len(rows)} frames", flush=True)
+    for w in rated_windows(model, data, split):
+        target = w.reference.y.astype(np.float64)
+        err_e_hw = np.stack(
+            [
+                (unpack_frame(o[0].clamp(0, 1), w.reference).y.astype(np.float64) - target) ** 2
+                for o in (w.centre_16hw, *model.enhancer(w.window_1t6hw, w.drl))
+            ]
+        )
+        tiles = []
+        for y0, y1 in cuts(w.reference.height):
+            for x0, x1 in cuts(w.reference.width):
+                level, feats = rating(model, w.centre_16hw[..., y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
+                sse = err_e_hw[:, y0:y1, x0:x1].sum(axis=(1, 2))
+                pixels = (y1 - y0) * (x1 - x0)
+                tiles.append({"sse": sse, "pixels": pixels, "level": level, "features": feats})
+        rows.append(
+            {
+                "clip": w.clip,
+                "codec": w.codec,
+                "qp": w.qp,
+                "t": w.t,
+                "level": float(w.rated.level()[0]),
+                "features": window_features(w.rated, w.view_16hw)[0],
+                "tiles": tiles,
+            }
+        )
     return rows
 
 
@@ -117,21 +107,12 @@ def windows_of(rows: list[dict], per_tile: bool) -> list[WindowGains]:
     return out
 
 
-def build(rows: list[dict], per_tile: bool) -> TerminationMap:
-    """The shipped rule's split tables, from the rows' frames or tiles."""
-    windows = windows_of(rows, per_tile)
-    mapping = per_codec_mapping(windows, NUM_STAGES, EPSILON_DB, BIN_WIDTH)
-    thresholds, halves, _ = split_tables(windows, SPLIT, NUM_STAGES, EPSILON_DB, BIN_WIDTH)
-    return dataclasses.replace(
-        mapping, split_feature=SPLIT[0], split_thresholds=thresholds, split_stages=halves
-    )
-
-
 def decide(mapping: TerminationMap, row: dict, per_tile: bool) -> tuple[float | None, float]:
     """(the frame's gain with the chosen exits, mean stages over its tiles or the frame)."""
     if per_tile:
         ks = [mapping.stages(t["level"], row["codec"], 8, t["features"][None]) for t in row["tiles"]]
-        sse = np.array([sum(t["sse"][0] for t in row["tiles"]), sum(t["sse"][k] for t, k in zip(row["tiles"], ks, strict=True))])
+        chosen = sum(t["sse"][k] for t, k in zip(row["tiles"], ks, strict=True))
+        sse = np.array([frame_sse(row)[0], chosen])
         weights = np.array([t["pixels"] for t in row["tiles"]], dtype=np.float64)
         used = float(np.average(ks, weights=weights))
     else:
@@ -141,39 +122,12 @@ def decide(mapping: TerminationMap, row: dict, per_tile: bool) -> tuple[float | 
     return (None if g is None else float(g[1])), used
 
 
-def summarise(decided: list[tuple[dict, float | None, float]]) -> dict:
-    gains, used = defaultdict(list), defaultdict(list)
-    for row, g, k in decided:
-        if g is not None:
-            gains[(row["codec"], row["qp"])].append(g)
-            used[(row["codec"], row["qp"])].append(k)
-    out = {}
-    for codec in sorted({c for c, _ in gains}):
-        per_qp = [float(np.mean(gains[(codec, q)])) for q in LEVEL_QPS]
-        out[codec] = {
-            "per_qp": per_qp,
-            "mean": float(np.mean(per_qp)),
-            "stages": [float(np.mean(used[(codec, q)])) for q in LEVEL_QPS],
-        }
-    return out
-
-
 def held_out(rows: list[dict], per_tile: bool) -> dict:
     decided = []
     for clip in sorted({r["clip"] for r in rows}):
-        mapping = build([r for r in rows if r["clip"] != clip], per_tile)
+        mapping = split_mapping(windows_of([r for r in rows if r["clip"] != clip], per_tile), SPLIT)
         decided += [(r, *decide(mapping, r, per_tile)) for r in rows if r["clip"] == clip]
     return summarise(decided)
-
-
-def line(name: str, s: dict) -> str:
-    x265, x264 = s["libx265"], s["libx264"]
-    return (
-        f"{name:10s} x265 "
-        + " ".join(f"{v:+.4f}" for v in x265["per_qp"])
-        + f" mean {x265['mean']:+.4f} stages QP22/42 {x265['stages'][0]:.2f}/{x265['stages'][-1]:.2f}"
-        + f" | x264 mean {x264['mean']:+.4f}"
-    )
 
 
 def main() -> None:
@@ -201,7 +155,7 @@ def main() -> None:
         if fresh is None:
             print(line(name, held_out(rows, per_tile)))
         else:
-            mapping = build(rows, per_tile)
+            mapping = split_mapping(windows_of(rows, per_tile), SPLIT)
             print(line(name, summarise([(r, *decide(mapping, r, per_tile)) for r in fresh])))
 
 

@@ -14,18 +14,20 @@ from __future__ import annotations
 
 import argparse
 import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from rayqe.metrics import psnr_y
-from rayqe.models.drl import LEVEL_QPS
+from rayqe.models.drl import DRLOutput
 from rayqe.models.gain import window_features
 from rayqe.models.packing import pack_planes, unpack_frame, window_indices
 from rayqe.models.restorer import Restorer, rating_view
 from rayqe.train.calibrate import FRAME_STRIDE, gains_over_input
-from rayqe.train.data import CODECS, load_planes
+from rayqe.train.data import load_split
 from rayqe.video.frames import YuvFrame
 
 
@@ -49,36 +51,58 @@ def first_stage_signals(model: Restorer, win_1t6hw: torch.Tensor, out1_16hw: tor
     }
 
 
+@dataclass
+class RatedWindow:
+    """One sampled window of a split, rated as the Restorer rates it (`rated`: the DRL on its rating view;
+    `drl`: the output the enhancer is conditioned on, the same object when the view is the whole frame)."""
+
+    clip: str
+    codec: str
+    qp: int
+    t: int
+    window_1t6hw: torch.Tensor
+    reference: YuvFrame
+    view_16hw: torch.Tensor
+    rated: DRLOutput
+    drl: DRLOutput
+
+    @property
+    def centre_16hw(self) -> torch.Tensor:
+        return self.window_1t6hw[:, self.window_1t6hw.shape[1] // 2]
+
+
+@torch.inference_mode()
+def rated_windows(model: Restorer, data: Path, split: str) -> Iterator[RatedWindow]:
+    """Every FRAME_STRIDE-th window of every clip and (codec, QP) variant of `split`; a line per clip."""
+    for pair in load_split(data, split):
+        ref = pair.reference
+        for (codec, qp), var in pair.variants.items():
+            packed = pack_planes(var.y, var.u, var.v)
+            for t in range(0, packed.shape[0], FRAME_STRIDE):
+                win = packed[window_indices(t, model.radius, packed.shape[0])][None]
+                centre = win[:, model.radius]
+                view = rating_view(packed[t : t + 1], model.tile)
+                rated = model.drl(view)
+                d = rated if view.shape == centre.shape else model.drl(centre)
+                frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
+                yield RatedWindow(pair.name, codec, qp, t, win, frame, view, rated, d)
+        print(f"{split} {pair.name}: done", flush=True)
+
+
 @torch.inference_mode()
 def split_windows(model: Restorer, data: Path, split: str) -> list[dict]:
     rows = []
-    for ref_path in sorted((data / "pristine" / split).glob("*.mkv")):
-        ref = load_planes(ref_path)
-        for codec in CODECS:
-            for qp in LEVEL_QPS:
-                path = data / "compressed" / split / codec / f"{ref_path.stem}_{codec}_qp{qp}.mp4"
-                if not path.exists():
-                    continue
-                var = load_planes(path)
-                packed = pack_planes(var.y, var.u, var.v)
-                for t in range(0, packed.shape[0], FRAME_STRIDE):
-                    win = packed[window_indices(t, model.radius, packed.shape[0])][None]
-                    centre = win[:, model.radius]
-                    view = rating_view(packed[t : t + 1], model.tile)
-                    rated = model.drl(view)
-                    d = rated if view.shape == centre.shape else model.drl(centre)
-                    exits = model.enhancer(win, d)
-                    frame = YuvFrame(ref.y[t], ref.u[t], ref.v[t])
-                    outs = [o[0].clamp(0, 1) for o in (centre, *exits)]
-                    gains = gains_over_input([psnr_y(frame, unpack_frame(o, frame)) for o in outs])
-                    if gains is None:
-                        continue
-                    row = {"clip": ref_path.stem, "codec": codec, "qp": qp, "t": t, "gains": gains}
-                    row["level"] = float(rated.level()[0])
-                    row["features"] = window_features(rated, view)[0]
-                    row.update(first_stage_signals(model, win, exits[0]))
-                    rows.append(row)
-        print(f"{split} {ref_path.stem}: {len(rows)} windows", flush=True)
+    for w in rated_windows(model, data, split):
+        exits = model.enhancer(w.window_1t6hw, w.drl)
+        outs = [o[0].clamp(0, 1) for o in (w.centre_16hw, *exits)]
+        gains = gains_over_input([psnr_y(w.reference, unpack_frame(o, w.reference)) for o in outs])
+        if gains is None:
+            continue
+        row = {"clip": w.clip, "codec": w.codec, "qp": w.qp, "t": w.t, "gains": gains}
+        row["level"] = float(w.rated.level()[0])
+        row["features"] = window_features(w.rated, w.view_16hw)[0]
+        row.update(first_stage_signals(model, w.window_1t6hw, exits[0]))
+        rows.append(row)
     return rows
 
 
