@@ -139,6 +139,22 @@ def _tag_geometry(ctx, sample_aspect_ratio: Fraction | None, field_order: str | 
         ctx.field_order = field_order_code(field_order)
 
 
+def decode_order_dts(packets_in_decode_order: list) -> list:
+    """Give every packet of a whole stream a DTS derived from the pts: the sorted pts, shifted back just
+    enough that no packet is decoded after it is shown. x265 leaves the DTS uninitialised when an encode
+    ends before its B-frame delay was measured (1-2 frames with B-frames on): whatever was on the heap then
+    reaches the muxer (Matroska refuses dts > pts, MP4 stores absurd offsets). Used only when every packet
+    came out in the flush, so the whole stream is in hand; where x265's DTS are valid this reproduces them."""
+    pts = [p.pts for p in packets_in_decode_order]
+    if any(v is None for v in pts):
+        return packets_in_decode_order
+    shown = sorted(pts)
+    delay = max(s - v for s, v in zip(shown, pts, strict=True))
+    for packet, s in zip(packets_in_decode_order, shown, strict=True):
+        packet.dts = s - delay
+    return packets_in_decode_order
+
+
 class FrameEncoder:
     """Write `YuvFrame`s to a file. With `qp`, x265/x264 run at constant QP on every frame (see module doc).
 
@@ -262,7 +278,10 @@ class FrameEncoder:
         if self._container is None:
             return
         try:
-            self._mux(self._stream.encode(None))
+            flushed = list(self._stream.encode(None))
+            if self.codec == "libx265" and self._bytes == 0:
+                flushed = decode_order_dts(flushed)
+            self._mux(flushed)
         finally:
             self._container.close()
             self._container = None
