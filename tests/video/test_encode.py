@@ -187,7 +187,7 @@ def test_short_x265_encodes_get_valid_dts(tmp_path, frames, name):
     """x265's DTS for a 1-2 frame encode with B-frames is heap garbage (1 in 3 such encodes failed to mux,
     others stored absurd offsets); every one of several encodes must mux with dts <= pts, in order, within
     the stream's span (the garbage depends on the heap: early encodes of a process tend to be clean, hence
-    24 of them). 9 frames: x265's own DTS (a 2-frame delay) are kept."""
+    24 of them). 9 frames: the derived DTS match what x265 gives when it is valid (a 2-frame delay)."""
     for i in range(24):
         path = tmp_path / f"{i}-{name}"
         _encode(path, synth_frames(frames, 64, 48, seed=i), "libx265")
