@@ -20,6 +20,17 @@ def _train_config(phase: str, kind: str, **kw) -> object:
     )
 
 
+def _block_counts(text: str | None) -> tuple[int, ...] | None:
+    from rayqe.errors import RayqeError
+
+    if text is None:
+        return None
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise RayqeError(f"--depth {text!r}: three comma-separated block counts, e.g. 1,2,2") from None
+
+
 def train_drl_command(
     data: str = typer.Option("data", "--data", help="Training data (scripts/fetch_training_data.sh)."),
     run: str = typer.Option(..., "--run", help="Run folder; resumes from RUN/last.pt when present."),
@@ -98,6 +109,12 @@ def train_command(
         "--init-from",
         help="New run: start from this checkpoint's enhancer (modulation reset if its encoder differs).",
     ),
+    depth: str | None = typer.Option(
+        None,
+        "--depth",
+        help="Residual blocks per stage level, e.g. 1,2,2 (default 1,1,1); with --init-from of a shallower "
+        "model the new blocks start as the identity.",
+    ),
     threads: int = typer.Option(2, "--threads", help="Torch threads per worker."),
     workers: int = typer.Option(1, "--workers", help="Ray Train workers."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
@@ -132,6 +149,7 @@ def train_command(
         drl_lr_scale=drl_lr_scale,
         align_weight=align_weight,
         init_from=init_from,
+        depth=_block_counts(depth),
         threads=threads,
         num_workers=workers,
         use_gpu=gpu,

@@ -29,6 +29,9 @@ class EnhancerConfig:
 
     radius: int = 2  # temporal radius R: windows of 2R+1 frames
     widths: tuple[int, int, int] = (32, 48, 64)  # stage channels at 1/2, 1/4, 1/8 of full resolution
+    # modulated residual blocks per level of every stage; blocks beyond the first start as the identity, so
+    # a deeper model warm-started from a shallower checkpoint computes what it did (train.enhancer.warm_start)
+    depth: tuple[int, int, int] = (1, 1, 1)
     num_stages: int = 4
     align_width: int = 24
     conditioning: str = "spatial"  # "spatial" (DRL maps, ours) | "channel" (global vector, baseline)
@@ -103,11 +106,14 @@ class Modulation(nn.Module):
 
 
 class ModulatedResBlock(nn.Module):
-    def __init__(self, channels: int, signal_channels: int, mode: str):
+    def __init__(self, channels: int, signal_channels: int, mode: str, identity: bool = False):
         super().__init__()
         self.mod = Modulation(channels, signal_channels, mode)
         self.conv1 = _conv(channels, channels)
         self.conv2 = _conv(channels, channels)
+        if identity:  # the block adds nothing until trained
+            nn.init.zeros_(self.conv2.weight)
+            nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.leaky_relu(self.conv1(self.mod(x, signal)), 0.1))
@@ -127,6 +133,11 @@ class Stage(nn.Module):
         self.block1 = ModulatedResBlock(c1, sig[1], mode)
         self.down2 = _conv(c1, c2, 2)
         self.block2 = ModulatedResBlock(c2, sig[2], mode)
+        # blocks after the first of each level (config.depth); none in the shipped model
+        self.more0, self.more1, self.more2 = (
+            nn.ModuleList(ModulatedResBlock(c, s, mode, identity=True) for _ in range(n - 1))
+            for c, s, n in zip(config.widths, sig, config.depth, strict=True)
+        )
         self.up2 = nn.Conv2d(c2, c1, 1)
         self.up1 = nn.Conv2d(c1, c0, 1)
         self.exit_head = _conv(c0, PACKED_CHANNELS)
@@ -134,12 +145,20 @@ class Stage(nn.Module):
         nn.init.zeros_(self.exit_head.bias)
 
     def forward(self, f0: torch.Tensor, signals: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        f0 = self.block0(f0, signals[0])  # (B, c0, h, w)
-        g1 = self.block1(F.leaky_relu(self.down1(f0), 0.1), signals[1])  # (B, c1, h/2, w/2)
-        g2 = self.block2(F.leaky_relu(self.down2(g1), 0.1), signals[2])  # (B, c2, h/4, w/4)
+        f0 = self._level(self.block0(f0, signals[0]), self.more0, signals[0])  # (B, c0, h, w)
+        g1 = self.block1(F.leaky_relu(self.down1(f0), 0.1), signals[1])
+        g1 = self._level(g1, self.more1, signals[1])  # (B, c1, h/2, w/2)
+        g2 = self.block2(F.leaky_relu(self.down2(g1), 0.1), signals[2])
+        g2 = self._level(g2, self.more2, signals[2])  # (B, c2, h/4, w/4)
         g1 = g1 + F.interpolate(self.up2(g2), size=g1.shape[-2:], mode="bilinear", align_corners=False)
         f0 = f0 + F.interpolate(self.up1(g1), size=f0.shape[-2:], mode="bilinear", align_corners=False)
         return f0, self.exit_head(f0)  # features for the next stage, residual (B, 6, h, w)
+
+    @staticmethod
+    def _level(x: torch.Tensor, blocks: nn.ModuleList, signal: torch.Tensor) -> torch.Tensor:
+        for block in blocks:
+            x = block(x, signal)
+        return x
 
 
 class Enhancer(nn.Module):

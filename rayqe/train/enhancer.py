@@ -150,14 +150,35 @@ def warm_start(enhancer: Enhancer, drl: DRLEncoder, path: Path, kind: str, carry
     blob = load_checkpoint(path)
     if blob["kind"] != kind or blob.get("enhancer") is None:
         raise RayqeError(f"--init-from {path}: not a trained {kind!r} enhancer checkpoint")
-    load_state_strict(enhancer, blob["enhancer"], f"--init-from {path}")
+    grown = grown_state(enhancer, blob["enhancer"], blob["config"].depth, path)
+    load_state_strict(enhancer, {**blob["enhancer"], **grown}, f"--init-from {path}")
     if carry_drl:
         load_state_strict(drl, blob["drl"], f"--init-from {path} (DRL)")
     own = drl.state_dict()
     same = own.keys() == blob["drl"].keys() and all(torch.equal(own[k], blob["drl"][k]) for k in own)
     if not same:
         enhancer.reset_modulation()
-    return {"path": str(path), "provenance": blob["provenance"], "modulation_reset": not same}
+    grew = {"grown_from_depth": list(blob["config"].depth)} if grown else {}
+    return {"path": str(path), "provenance": blob["provenance"], "modulation_reset": not same, **grew}
+
+
+def grown_state(
+    enhancer: Enhancer, state: dict[str, torch.Tensor], depth: tuple[int, int, int], path: Path
+) -> dict[str, torch.Tensor]:
+    """The blocks `enhancer` has beyond a checkpoint of `depth` blocks per level: its own identity-initialised
+    tensors for them, so a deeper model starts computing exactly what the checkpoint computes. Empty when
+    the depths agree; a shallower target is an error (trained blocks would be dropped)."""
+    want = enhancer.config.depth
+    if tuple(depth) == tuple(want):
+        return {}
+    if any(w < d for w, d in zip(want, depth, strict=True)):
+        raise RayqeError(f"--init-from {path}: its depth {tuple(depth)} is deeper than this run's {want}")
+    added = {}
+    for k, v in enhancer.state_dict().items():
+        parts = k.split(".")  # stages.<i>.more<level>.<j>.…
+        if len(parts) > 3 and parts[2].startswith("more") and int(parts[3]) >= depth[int(parts[2][4:])] - 1:
+            added[k] = v
+    return added
 
 
 def check_resumable(config: TrainConfig, blob: dict | None = None) -> None:

@@ -70,6 +70,7 @@ class TrainConfig:
     # Model size overrides (tests and experiments); None = the shipped model's defaults.
     widths: tuple[int, int, int] | None = None
     drl_widths: tuple[int, int, int] | None = None
+    depth: tuple[int, int, int] | None = None  # residual blocks per stage level (EnhancerConfig.depth)
 
     def model_config(self):
         """The EnhancerConfig this run trains: defaults, the kind's conditioning, and any width overrides."""
@@ -81,6 +82,7 @@ class TrainConfig:
             conditioning="spatial" if self.kind == "drl" else "channel",
             drl=drl,
             **({} if self.widths is None else {"widths": tuple(self.widths)}),
+            **({} if self.depth is None else {"depth": tuple(self.depth)}),
         )
 
     def exit_loss(self):
@@ -126,6 +128,8 @@ def validate(config: TrainConfig) -> None:
         raise RayqeError(f"grid {config.grid}: a power of two from 2 to 64")
     if config.consistency_weight < 0:
         raise RayqeError(f"consistency weight {config.consistency_weight} must be >= 0")
+    if config.depth is not None and (len(config.depth) != 3 or min(config.depth) < 1):
+        raise RayqeError(f"depth {config.depth}: three block counts >= 1 (levels 1/2, 1/4, 1/8)")
     if config.rank_weight < 0:
         raise RayqeError(f"rank weight {config.rank_weight} must be >= 0")
     if config.align_weight < 0:
