@@ -24,3 +24,10 @@ def test_calibrate_refuses_a_negative_epsilon_before_reading_anything(tmp_path):
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, RayqeError) and "epsilon" in str(result.exception)
     assert not (tmp_path / "o.pt").exists()
+
+
+def test_train_refuses_a_malformed_depth_before_reading_anything(tmp_path):
+    args = ["train", "--drl-weights", str(tmp_path / "d.pt"), "--run", str(tmp_path / "r"), "--depth", "1,x,2"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, RayqeError) and "--depth '1,x,2'" in str(result.exception)
+    assert not (tmp_path / "r").exists()

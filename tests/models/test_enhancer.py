@@ -55,6 +55,29 @@ def test_spatial_and_channel_conditioning_differ_in_kind(tiny_config):
     assert base(win, drl(win[:, 1]))[-1].shape == (1, 6, 16, 16)
 
 
+def test_depth_adds_blocks_that_start_as_the_identity(tiny_config):
+    import dataclasses
+
+    torch.manual_seed(0)
+    shallow = Enhancer(tiny_config)
+    _randomise_exits(shallow)
+    deep = Enhancer(dataclasses.replace(tiny_config, depth=(1, 2, 3)))
+    stage = deep.stages[0]
+    assert (len(stage.more0), len(stage.more1), len(stage.more2)) == (0, 1, 2)
+    added = {k for k in deep.state_dict() if ".more" in k}
+    assert added and not any(".more" in k for k in shallow.state_dict())
+    deep.load_state_dict({**shallow.state_dict(), **{k: deep.state_dict()[k] for k in added}})
+    drl = DRLEncoder(tiny_config.drl)
+    win = torch.rand(1, 3, 6, 16, 16)
+    for a, b in zip(shallow(win, drl(win[:, 1])), deep(win, drl(win[:, 1])), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    calls = []
+    for block in stage.more2:
+        block.register_forward_hook(lambda *_a: calls.append(1))
+    deep(win, drl(win[:, 1]), num_stages=1)
+    assert len(calls) == 2  # the added blocks run (and, once trained, change the output)
+
+
 def test_warp_integer_shift_moves_content():
     img = torch.zeros(1, 1, 8, 8)
     img[0, 0, 4, 4] = 1.0

@@ -97,6 +97,34 @@ def test_warm_start_refuses_another_kind(tiny_config, tmp_path):
         warm_start(Enhancer(tiny_config), drl, tmp_path / "a.pt", "drl")
 
 
+def test_warm_start_grows_a_deeper_model_that_computes_the_same(tiny_config, tmp_path):
+    import dataclasses
+
+    drl, trained = _trained_pair(tiny_config, 1)
+    _save(tmp_path / "a.pt", tiny_config, drl, trained)
+    deep = Enhancer(dataclasses.replace(tiny_config, depth=(1, 2, 2)))
+    info = warm_start(deep, drl, tmp_path / "a.pt", "drl")
+    assert info["grown_from_depth"] == [1, 1, 1] and not info["modulation_reset"]
+    win = _batch(tiny_config)["window"]
+    with torch.no_grad():
+        for a, b in zip(trained(win, drl(win[:, 1])), deep(win, drl(win[:, 1])), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # and training moves the added blocks: the loss gradient reaches them once their output conv moves
+    loss, *_ = step_loss(deep, drl, _batch(tiny_config), tiny_config.radius, ExitLoss(), 0.0, ())
+    loss.backward()
+    assert deep.stages[0].more1[0].conv2.weight.grad.abs().max() > 0
+
+
+def test_warm_start_refuses_to_shrink_a_deeper_checkpoint(tiny_config, tmp_path):
+    import dataclasses
+
+    deep_config = dataclasses.replace(tiny_config, depth=(1, 2, 2))
+    drl, trained = DRLEncoder(tiny_config.drl), Enhancer(deep_config)
+    _save(tmp_path / "a.pt", deep_config, drl, trained)
+    with pytest.raises(RayqeError, match=r"depth \(1, 2, 2\) is deeper than this run's \(1, 1, 1\)"):
+        warm_start(Enhancer(tiny_config), drl, tmp_path / "a.pt", "drl")
+
+
 def test_step_loss_without_consistency_is_the_plain_supervised_loss(tiny_config):
     enh, drl = Enhancer(tiny_config), DRLEncoder(tiny_config.drl).eval()
     loss, per_exit, cons, _ = step_loss(enh, drl, _batch(tiny_config), tiny_config.radius, ExitLoss())

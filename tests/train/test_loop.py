@@ -233,6 +233,9 @@ def test_validate_rejects_bad_configs(tiny_data, tmp_path):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", rank_weight=-1.0))
     with pytest.raises(RayqeError, match="learning-rate scale 2"):
         validate(TrainConfig(tiny_data, tmp_path, phase="drl", drl_lr_scale=2.0))
+    with pytest.raises(RayqeError, match=r"depth \(1, 0, 2\)"):
+        validate(TrainConfig(tiny_data, tmp_path, phase="drl", depth=(1, 0, 2)))
+    assert TrainConfig(tiny_data, tmp_path, depth=(1, 2, 2)).model_config().depth == (1, 2, 2)
     with pytest.raises(RayqeError, match="no training data"):
         validate(TrainConfig(tmp_path / "nowhere", tmp_path, phase="drl"))
 
