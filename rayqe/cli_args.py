@@ -6,9 +6,10 @@ from rayqe.errors import RayqeError
 
 
 def parse_int_list(
-    text: str, *, name: str = "value", lo: int | None = None, hi: int | None = None
+    text: str, *, name: str = "value", lo: int | None = None, hi: int | None = None, unique: bool = True
 ) -> list[int]:
-    """ "22,27,32" -> [22, 27, 32]: comma/space separated ints, each within [lo, hi], no duplicates.
+    """ "22,27,32" -> [22, 27, 32]: comma/space separated ints, each within [lo, hi], no duplicates unless
+    `unique` is False (counts per position, e.g. --depth 1,2,2).
 
     Raises RayqeError naming the option (`name`) and the bad item, so the CLI prints one clear line.
     """
@@ -23,7 +24,7 @@ def parse_int_list(
             raise RayqeError(f"{name}: {item!r} is not an integer") from None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             raise RayqeError(f"{name}: {value} is outside {lo}..{hi}")
-        if value in values:
+        if unique and value in values:
             raise RayqeError(f"{name}: {value} is listed twice")
         values.append(value)
     return values

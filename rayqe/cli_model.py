@@ -20,17 +20,6 @@ def _train_config(phase: str, kind: str, **kw) -> object:
     )
 
 
-def _block_counts(text: str | None) -> tuple[int, ...] | None:
-    from rayqe.errors import RayqeError
-
-    if text is None:
-        return None
-    try:
-        return tuple(int(x) for x in text.split(","))
-    except ValueError:
-        raise RayqeError(f"--depth {text!r}: three comma-separated block counts, e.g. 1,2,2") from None
-
-
 def train_drl_command(
     data: str = typer.Option("data", "--data", help="Training data (scripts/fetch_training_data.sh)."),
     run: str = typer.Option(..., "--run", help="Run folder; resumes from RUN/last.pt when present."),
@@ -127,6 +116,7 @@ def train_command(
 ) -> None:
     """Phase 2: train the staged enhancer on the pretrained encoder (frozen, or lightly tuned with
     --drl-lr-scale) with Ray Train (resumable)."""
+    from rayqe.cli_args import parse_int_list
     from rayqe.train.loop import run_in_process, run_training
 
     cfg = _train_config(
@@ -149,7 +139,7 @@ def train_command(
         drl_lr_scale=drl_lr_scale,
         align_weight=align_weight,
         init_from=init_from,
-        depth=_block_counts(depth),
+        depth=None if depth is None else tuple(parse_int_list(depth, name="--depth", lo=1, unique=False)),
         threads=threads,
         num_workers=workers,
         use_gpu=gpu,

@@ -30,5 +30,7 @@ def test_train_refuses_a_malformed_depth_before_reading_anything(tmp_path):
     run = str(tmp_path / "r")
     args = ["train", "--drl-weights", str(tmp_path / "d.pt"), "--run", run, "--depth", "1,x,2"]
     result = CliRunner().invoke(app, args)
-    assert isinstance(result.exception, RayqeError) and "--depth '1,x,2'" in str(result.exception)
+    assert isinstance(result.exception, RayqeError) and "--depth: 'x' is not an integer" in str(
+        result.exception
+    )
     assert not (tmp_path / "r").exists()

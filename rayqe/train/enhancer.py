@@ -173,12 +173,9 @@ def grown_state(
         return {}
     if any(w < d for w, d in zip(want, depth, strict=True)):
         raise RayqeError(f"--init-from {path}: its depth {tuple(depth)} is deeper than this run's {want}")
-    added = {}
-    for k, v in enhancer.state_dict().items():
-        parts = k.split(".")  # stages.<i>.more<level>.<j>.…
-        if len(parts) > 3 and parts[2].startswith("more") and int(parts[3]) >= depth[int(parts[2][4:])] - 1:
-            added[k] = v
-    return added
+    # the checkpoint holds every block it had, so the added blocks are the `more` ones it lacks; any other
+    # difference is still named by load_state_strict
+    return {k: v for k, v in enhancer.state_dict().items() if ".more" in k and k not in state}
 
 
 def check_resumable(config: TrainConfig, blob: dict | None = None) -> None:
